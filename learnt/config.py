@@ -1,0 +1,67 @@
+"""Training settings, validated once at the boundary. Every `learnt train` flag is one field."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from learnt.errors import UsageError
+
+Task = Literal["classification", "regression"]
+
+
+class TrainSettings(BaseModel):
+    """What `learnt train` / `learnt.train()` accept. `None` means "chosen from the data"."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    label: str
+    task: Task | None = None
+    ignore: list[str] = []
+    arch: str | None = None
+    seed: int = 0
+    test_size: float = Field(0.2, ge=0.0, lt=1.0)
+    val_size: float = Field(0.1, ge=0.0, lt=1.0)
+    epochs: int | None = Field(None, ge=1)
+    max_steps: int | None = Field(None, ge=1)
+    batch_size: int | None = Field(None, ge=1)
+    learning_rate: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(1e-4, ge=0)
+    grad_clip: float | None = Field(1.0, gt=0)
+    patience: int | None = Field(10, ge=1)
+    target_loss: float | None = None
+    target_accuracy: float | None = Field(None, gt=0, le=1)
+    time_budget: float | None = Field(None, gt=0)
+    out: Path | None = None
+    force: bool = False
+
+    @model_validator(mode="after")
+    def _targets_need_validation(self) -> TrainSettings:
+        if self.val_size == 0 and (self.target_loss is not None or self.target_accuracy is not None):
+            raise ValueError("--target-loss and --target-accuracy are checked on validation rows; set --val-size above 0")
+        return self
+
+
+def make_settings(**fields: object) -> TrainSettings:
+    """`TrainSettings` from keyword fields, with pydantic's errors turned into a usage error."""
+    try:
+        return TrainSettings(**fields)  # type: ignore[arg-type]
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            name = "--" + "-".join(str(p) for p in item["loc"]).replace("_", "-") if item["loc"] else "settings"
+            problems.append(f"{name}: {item['msg']} (got {item.get('input')!r})")
+        raise UsageError("; ".join(problems)) from None
+
+
+def default_batch_size(rows: int) -> int:
+    """A power of two near rows/100, between 32 and 512."""
+    return int(min(512, max(32, 2 ** round(math.log2(max(rows, 1) / 100)))))
+
+
+def default_epochs(steps_per_epoch: int) -> int:
+    """About 5,000 optimiser steps, between 20 and 200 epochs (early stopping usually ends sooner)."""
+    return int(min(200, max(20, math.ceil(5000 / steps_per_epoch))))

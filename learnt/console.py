@@ -1,0 +1,40 @@
+"""Human output: one rich console on stderr, silenced by `--quiet`.
+
+Results meant for programs (`--json`, predictions without `--out`) go to stdout; everything a
+person reads goes here, so the two never mix.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+_quiet = False
+_console: Console | None = None
+
+
+def set_quiet(quiet: bool) -> None:
+    global _quiet
+    _quiet = quiet
+
+
+def is_quiet() -> bool:
+    return _quiet
+
+
+def console() -> Console:
+    """The shared stderr console (created on first use so `learnt --help` stays fast)."""
+    global _console
+    if _console is None:
+        from rich.console import Console
+
+        _console = Console(stderr=True, highlight=False, soft_wrap=True)
+    return _console
+
+
+def say(message: str) -> None:
+    """Print one line for a person, unless quiet. Accepts rich markup."""
+    if not _quiet:
+        console().print(message)

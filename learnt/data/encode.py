@@ -1,0 +1,363 @@
+"""Step 3 (encode): turn table columns into the two arrays a network reads, with numpy only.
+
+`fit_preprocessing` learns everything from the **training rows only**: medians, means and
+standard deviations of numeric inputs, the category vocabulary of categorical columns. The result
+is plain data (`Preprocessing`, stored in `program.json`); `encode` applies it at training and at
+prediction time alike, so the program needs no torch and no pandas to prepare its inputs.
+
+Every value is first canonicalised (`canonical_strings`): `1`, `1.0` and `"1"` are the same
+category, `""`, `NA` and `null` are missing, and `true`/`True` are one boolean — so a value reads
+the same whether it came from pandas, the CSV module, JSON or Parquet.
+
+Encoded layout:
+  numeric      float32 [rows, n_numeric]: standardised numbers, booleans and date parts, then one
+               0/1 indicator per column that had missing values in training (missing → median)
+  categorical  int64   [rows, n_categorical]: 0 = unknown (unseen or rare), 1 = missing, 2… = category
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel
+
+from learnt.data.schema import Schema, Task
+from learnt.data.tables import Table
+from learnt.errors import DataError
+
+MISSING = frozenset({"", "na", "n/a", "nan", "-nan", "null", "none", "<na>", "nat", "#n/a"})
+UNKNOWN, MISSING_SLOT, FIRST_CATEGORY = 0, 1, 2
+MAX_CATEGORIES = 1000
+MIN_CATEGORY_COUNT = 2  # rarer training values share the "unknown" slot, so that slot is trained
+DATE_PARTS = ("year", "month", "day", "weekday", "hour")
+INTEGER = re.compile(r"^[+-]?\d+$")
+
+Transform = Literal["number", "boolean", "year", "month", "day", "weekday", "hour"]
+
+
+class NumericInput(BaseModel):
+    """One standardised input: `(transform(column) or median - mean) / std`."""
+
+    column: str
+    transform: Transform
+    true_value: str | None = None  # boolean: the canonical value read as 1
+    median: float
+    mean: float
+    std: float
+    indicator: bool  # add a 0/1 "was missing" input
+
+
+class CategoricalInput(BaseModel):
+    column: str
+    categories: list[str]  # canonical values; category i is encoded as i + FIRST_CATEGORY
+
+    @property
+    def cardinality(self) -> int:
+        return len(self.categories) + FIRST_CATEGORY
+
+
+class Preprocessing(BaseModel):
+    """Everything fitted on the training rows that turns a table into network inputs."""
+
+    numeric: list[NumericInput]
+    categorical: list[CategoricalInput]
+
+    @property
+    def n_numeric(self) -> int:
+        return len(self.numeric) + sum(n.indicator for n in self.numeric)
+
+    @property
+    def cardinalities(self) -> list[int]:
+        return [c.cardinality for c in self.categorical]
+
+    @property
+    def columns(self) -> list[str]:
+        names = [n.column for n in self.numeric] + [c.column for c in self.categorical]
+        return list(dict.fromkeys(names))
+
+
+class LabelEncoding(BaseModel):
+    """How labels become targets: class indices, or a standardised number."""
+
+    task: Task
+    classes: list[Any] = []  # original label values, JSON-typed (str, int, float, bool)
+    mean: float = 0.0
+    std: float = 1.0
+
+
+@dataclass
+class Encoded:
+    """Network inputs for a set of rows (numpy; the loop turns them into tensors)."""
+
+    numeric: np.ndarray  # float32 [rows, n_numeric]
+    categorical: np.ndarray  # int64 [rows, n_categorical]
+
+    def __len__(self) -> int:
+        return len(self.numeric)
+
+    def take(self, rows: np.ndarray) -> Encoded:
+        return Encoded(self.numeric[rows], self.categorical[rows])
+
+
+# --- canonical values ---------------------------------------------------------------------------
+
+
+def canonical_strings(column: np.ndarray) -> np.ndarray:
+    """Each value as a canonical string (object array), None where missing."""
+    uniques, inverse = distinct_values(column)
+    return np.array([*uniques, None], dtype=object)[inverse]
+
+
+def distinct_values(column: np.ndarray) -> tuple[list[str | None], np.ndarray]:
+    """(canonical distinct values, index of each row's value): per distinct value, not per row.
+
+    `np.unique` finds the distinct texts in C; only those few are canonicalised in Python.
+    """
+    if column.dtype.kind == "b":
+        return ["False", "True"], column.astype(np.int64)
+    uniques, inverse = np.unique(column.astype(str), return_inverse=True)
+    return [_canonical(u) for u in uniques.tolist()], inverse.reshape(-1)
+
+
+def _canonical(text: str) -> str | None:
+    stripped = text.strip()
+    lowered = stripped.lower()
+    if lowered in MISSING:
+        return None
+    if lowered in ("true", "false"):
+        return lowered.capitalize()
+    if INTEGER.match(stripped):
+        return str(int(stripped))
+    try:
+        number = float(stripped)
+    except ValueError:
+        return stripped
+    if np.isfinite(number) and number == int(number):
+        return str(int(number))
+    return repr(number)
+
+
+def parse_numbers(column: np.ndarray, table: Table, name: str) -> np.ndarray:
+    """float64 values with NaN where missing; a clear error naming the first unparsable cell."""
+    if column.dtype.kind in "fiub":
+        return column.astype(np.float64)
+    text = column.astype(str)
+    stripped = np.char.strip(text)
+    missing = np.isin(np.char.lower(stripped), list(MISSING))
+    try:
+        return np.where(missing, "nan", stripped).astype(np.float64)
+    except ValueError:
+        for row, (value, is_missing) in enumerate(zip(column.tolist(), missing.tolist(), strict=True)):
+            if not is_missing:
+                try:
+                    float(str(value))
+                except ValueError:
+                    raise DataError(f"{table.where(row, name)}: expected a number, got {value!r}") from None
+        raise
+
+
+def parse_datetimes(column: np.ndarray, table: Table, name: str) -> np.ndarray:
+    """datetime64[s] values with NaT where missing; a clear error naming the first bad cell."""
+    if column.dtype.kind == "M":
+        return column.astype("datetime64[s]")
+    text = column.astype(str)
+    stripped = np.char.strip(text)
+    missing = np.isin(np.char.lower(stripped), list(MISSING))
+    try:
+        return np.where(missing, "NaT", stripped).astype("datetime64[s]")
+    except ValueError:
+        for row, value in enumerate(stripped.tolist()):
+            if not missing[row]:
+                try:
+                    np.datetime64(value, "s")
+                except ValueError:
+                    raise DataError(
+                        f"{table.where(row, name)}: expected a date like 2024-05-01 or 2024-05-01 12:30, got {value!r}"
+                    ) from None
+        raise
+
+
+def date_part(moments: np.ndarray, part: str) -> np.ndarray:
+    """One numeric part of datetime64 values (NaN where missing)."""
+    missing = np.isnat(moments)
+    safe = np.where(missing, np.datetime64(0, "s"), moments)
+    years = safe.astype("datetime64[Y]")
+    months = safe.astype("datetime64[M]")
+    days = safe.astype("datetime64[D]")
+    values = {
+        "year": lambda: years.astype(np.int64) + 1970,
+        "month": lambda: (months - years).astype(np.int64) + 1,
+        "day": lambda: (days - months).astype(np.int64) + 1,
+        "weekday": lambda: (days.astype(np.int64) + 3) % 7,  # Monday = 0; 1970-01-01 was a Thursday
+        "hour": lambda: (safe - days).astype(np.int64) // 3600,
+    }[part]()
+    return np.where(missing, np.nan, values.astype(np.float64))
+
+
+# --- fitting (training rows only) ---------------------------------------------------------------
+
+
+def fit_preprocessing(table: Table, schema: Schema) -> Preprocessing:
+    """Learn the preprocessing from the training rows `table`."""
+    numeric: list[NumericInput] = []
+    categorical: list[CategoricalInput] = []
+    for feature in schema.features:
+        column = table.columns[feature.name]
+        if feature.kind == "categorical":
+            categorical.append(_fit_categories(feature.name, column))
+        elif feature.kind == "numeric":
+            numeric.append(_fit_numeric(feature.name, "number", parse_numbers(column, table, feature.name)))
+        elif feature.kind == "boolean":
+            true_value = _true_value(canonical_strings(column))
+            spec = NumericInput(column=feature.name, transform="boolean", true_value=true_value, median=0, mean=0, std=1, indicator=False)
+            numeric.append(_fit_numeric(feature.name, "boolean", _raw_values(spec, column, table), true_value))
+        else:
+            moments = parse_datetimes(column, table, feature.name)
+            for part in DATE_PARTS:
+                values = date_part(moments, part)
+                if np.nanstd(values) > 0:
+                    numeric.append(_fit_numeric(feature.name, part, values))
+    return Preprocessing(numeric=numeric, categorical=categorical)
+
+
+def _fit_numeric(column: str, transform: Transform, values: np.ndarray, true_value: str | None = None) -> NumericInput:
+    finite = values[np.isfinite(values)]
+    median = float(np.median(finite)) if len(finite) else 0.0
+    filled = np.where(np.isfinite(values), values, median)
+    std = float(filled.std())
+    return NumericInput(
+        column=column,
+        transform=transform,
+        true_value=true_value,
+        median=median,
+        mean=float(filled.mean()),
+        std=std if std > 0 else 1.0,
+        indicator=bool(len(finite) < len(values)),
+    )
+
+
+def _true_value(canonical: np.ndarray) -> str:
+    """The value read as 1 in a two-valued column: True, yes, 1 … or else the later one in order."""
+    present = sorted({v for v in canonical.tolist() if v is not None})
+    for value in present:
+        if value.lower() in ("true", "yes", "y", "t", "1"):
+            return value
+    return present[-1]
+
+
+def _fit_categories(name: str, column: np.ndarray) -> CategoricalInput:
+    values = canonical_strings(column)
+    present = values[values != None]  # noqa: E711 - elementwise comparison with None
+    uniques, counts = np.unique(present.astype(str), return_counts=True)
+    order = np.lexsort((uniques, -counts))  # most frequent first, ties by name
+    kept = [str(uniques[i]) for i in order if counts[i] >= MIN_CATEGORY_COUNT][:MAX_CATEGORIES]
+    return CategoricalInput(column=name, categories=kept)
+
+
+def fit_labels(labels: np.ndarray, task: Task) -> LabelEncoding:
+    """Classes (sorted) for classification; mean and std for regression. Missing labels excluded."""
+    if task == "classification":
+        canonical = canonical_strings(labels)
+        first_raw: dict[str, Any] = {}
+        for raw, key in zip(labels.tolist(), canonical.tolist(), strict=True):
+            if key is not None and key not in first_raw:
+                first_raw[key] = _json_value(raw)
+        classes = [first_raw[k] for k in sorted(first_raw, key=_class_order)]
+        return LabelEncoding(task=task, classes=classes)
+    numbers = labels.astype(np.float64)
+    numbers = numbers[np.isfinite(numbers)]
+    std = float(numbers.std())
+    return LabelEncoding(task=task, mean=float(numbers.mean()), std=std if std > 0 else 1.0)
+
+
+def _class_order(key: str) -> tuple[int, float, str]:
+    try:
+        return (0, float(key), key)
+    except ValueError:
+        return (1, 0.0, key)
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value == int(value):
+        return int(value)
+    return value
+
+
+# --- applying (training and prediction) ---------------------------------------------------------
+
+
+def check_columns(table: Table, preprocessing: Preprocessing) -> None:
+    """A clear error when a feature column the program reads is absent from `table`."""
+    missing = [c for c in preprocessing.columns if c not in table.columns]
+    if missing:
+        listed = ", ".join(f"'{c}'" for c in missing)
+        raise DataError(
+            f"{table.source}: missing feature column{'s' if len(missing) > 1 else ''} {listed}; "
+            f"the program reads {', '.join(preprocessing.columns)}"
+        )
+
+
+def encode(table: Table, preprocessing: Preprocessing) -> Encoded:
+    """Network inputs for every row of `table` (extra columns are ignored)."""
+    check_columns(table, preprocessing)
+    rows = len(table)
+    values, indicators = [], []
+    parsed: dict[str, np.ndarray] = {}
+    for spec in preprocessing.numeric:
+        raw = _raw_values(spec, table.columns[spec.column], table, parsed)
+        missing = ~np.isfinite(raw)
+        values.append((np.where(missing, spec.median, raw) - spec.mean) / spec.std)
+        if spec.indicator:
+            indicators.append(missing.astype(np.float64))
+    numeric = np.stack(values + indicators, axis=1) if values else np.zeros((rows, 0))
+    categorical = np.zeros((rows, len(preprocessing.categorical)), dtype=np.int64)
+    for j, spec in enumerate(preprocessing.categorical):
+        categorical[:, j] = encode_categories(table.columns[spec.column], spec.categories)
+    return Encoded(numeric.astype(np.float32), categorical)
+
+
+def _raw_values(spec: NumericInput, column: np.ndarray, table: Table, cache: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    if spec.transform == "number":
+        return parse_numbers(column, table, spec.column)
+    if spec.transform == "boolean":
+        canonical = canonical_strings(column)
+        known = canonical != None  # noqa: E711 - elementwise comparison with None
+        return np.where(known, (canonical == spec.true_value).astype(np.float64), np.nan)
+    cache = {} if cache is None else cache
+    if spec.column not in cache:
+        cache[spec.column] = parse_datetimes(column, table, spec.column)
+    return date_part(cache[spec.column], spec.transform)
+
+
+def encode_categories(column: np.ndarray, categories: list[str]) -> np.ndarray:
+    index = {value: i + FIRST_CATEGORY for i, value in enumerate(categories)}
+    uniques, inverse = distinct_values(column)
+    codes = [MISSING_SLOT if u is None else index.get(u, UNKNOWN) for u in uniques]
+    return np.array(codes or [UNKNOWN], dtype=np.int64)[inverse]
+
+
+def encode_labels(table: Table, label: str, encoding: LabelEncoding) -> tuple[np.ndarray, np.ndarray]:
+    """(targets, rows that have a label). Classes → int64 indices; numbers → standardised float32."""
+    column = table.columns[label]
+    if encoding.task == "classification":
+        class_keys = canonical_strings(np.array(encoding.classes, dtype=object)).tolist()
+        index = {key: i for i, key in enumerate(class_keys)}
+        uniques, inverse = distinct_values(column)
+        unknown = [u for u in uniques if u is not None and u not in index]
+        if unknown:
+            row = int(np.flatnonzero(inverse == uniques.index(unknown[0]))[0])
+            raise DataError(
+                f"{table.where(row, label)}: label {column[row]!r} is not one of the program's classes "
+                f"{encoding.classes}"
+            )
+        codes = np.array([-1 if u is None else index[u] for u in uniques] or [-1], dtype=np.int64)[inverse]
+        known = np.flatnonzero(codes >= 0)
+        return codes[known], known
+    numbers = parse_numbers(column, table, label)
+    known = np.isfinite(numbers)
+    return ((numbers[known] - encoding.mean) / encoding.std).astype(np.float32), np.flatnonzero(known)

@@ -1,0 +1,157 @@
+"""Step 3: decide what each column is — numeric, boolean, categorical, datetime — or drop it.
+
+The rules, applied to the training table once and printed:
+
+* a column that is empty or constant is dropped;
+* two distinct values (True/False, yes/no, male/female, 0/1) make a **boolean**;
+* numbers are **numeric**, except integers with at most 5 distinct values (codes such as a
+  passenger class), which are **categorical**, and unique integers in a column named like an id;
+* ISO dates (`2024-05-01`, `2024-05-01 12:30`) are **datetime**, expanded to numeric parts;
+* strings are **categorical** unless they look like identifiers or free text (many distinct values
+  relative to the rows), which are dropped with a notice: they would only memorise rows.
+
+`--ignore COL` drops a column by hand; `--task` overrides the classification/regression choice.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+from pydantic import BaseModel
+
+from learnt.errors import DataError, UsageError, closest
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+Kind = Literal["numeric", "boolean", "categorical", "datetime"]
+Task = Literal["classification", "regression"]
+
+MAX_CODE_LEVELS = 5  # integers with at most this many values are codes, not quantities
+MAX_CLASSES_FOR_INTEGER_LABEL = 20
+ISO_DATE = r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$"
+
+
+class Column(BaseModel):
+    name: str
+    kind: Kind
+
+
+class DroppedColumn(BaseModel):
+    name: str
+    reason: str
+
+
+class Schema(BaseModel):
+    """The input schema of a program: its feature columns, what was dropped, the label and task."""
+
+    label: str
+    task: Task
+    features: list[Column]
+    dropped: list[DroppedColumn] = []
+
+    def of_kind(self, kind: Kind) -> list[str]:
+        return [c.name for c in self.features if c.kind == kind]
+
+    def describe(self) -> str:
+        parts = [f"{kind}: {', '.join(names)}" for kind in ("numeric", "boolean", "categorical", "datetime") if (names := self.of_kind(kind))]
+        text = f"{len(self.features)} features — " + "; ".join(parts)
+        if self.dropped:
+            text += "\n  dropped: " + "; ".join(f"{d.name} ({d.reason})" for d in self.dropped)
+        return text
+
+
+def infer_schema(
+    frame: pd.DataFrame,
+    label: str,
+    *,
+    ignore: list[str] = (),  # type: ignore[assignment]
+    task: Task | None = None,
+    source: str = "data",
+) -> Schema:
+    """Choose the task and a kind for every column of `frame` except `label`."""
+    names = [str(c) for c in frame.columns]
+    if label not in names:
+        raise DataError(f"{source}: no label column '{label}'.{closest(label, names)} Columns: {', '.join(names)}")
+    for name in ignore:
+        if name not in names:
+            raise UsageError(f"--ignore {name}: no such column in {source}.{closest(name, names)}")
+    labels = frame[label]
+    if labels.isna().all():
+        raise DataError(f"{source}, column '{label}': every label is empty; nothing to learn from")
+    task = task or infer_task(labels)
+    if task == "regression" and not _is_numeric(labels):
+        raise DataError(f"{source}, column '{label}': regression needs numeric labels, got text such as {labels.dropna().iloc[0]!r}")
+    features, dropped = [], []
+    for name in names:
+        if name == label:
+            continue
+        if name in ignore:
+            dropped.append(DroppedColumn(name=name, reason="--ignore"))
+            continue
+        kind, reason = infer_kind(frame[name], name)
+        if kind is None:
+            dropped.append(DroppedColumn(name=name, reason=reason))
+        else:
+            features.append(Column(name=name, kind=kind))
+    if not features:
+        raise DataError(f"{source}: no usable feature columns besides '{label}' (dropped: {', '.join(d.name for d in dropped) or 'none'})")
+    return Schema(label=label, task=task, features=features, dropped=dropped)
+
+
+def infer_task(labels: pd.Series) -> Task:
+    """Classification for text, booleans and few distinct integers; regression for other numbers."""
+    values = labels.dropna()
+    if not _is_numeric(values) or values.dtype == bool:
+        return "classification"
+    numbers = values.to_numpy(dtype=float)
+    integral = bool(np.all(np.mod(numbers, 1) == 0))
+    if integral and values.nunique() <= MAX_CLASSES_FOR_INTEGER_LABEL:
+        return "classification"
+    return "regression"
+
+
+def infer_kind(column: pd.Series, name: str) -> tuple[Kind | None, str]:
+    """The kind of one feature column, or (None, why it is dropped)."""
+    import pandas as pd
+
+    values = column.dropna()
+    if values.empty:
+        return None, "empty: every value is missing"
+    distinct = values.nunique()
+    if distinct == 1:
+        return None, f"constant: always {values.iloc[0]!r}"
+    if distinct == 2:
+        return "boolean", ""
+    if pd.api.types.is_datetime64_any_dtype(column):
+        return "datetime", ""
+    if _is_numeric(values):
+        numbers = pd.to_numeric(values)
+        integral = bool(np.all(np.mod(numbers.to_numpy(dtype=float), 1) == 0))
+        if integral and distinct <= MAX_CODE_LEVELS:
+            return "categorical", ""
+        if integral and distinct == len(values) and re.search(r"(^|_|\b)id$", name, re.IGNORECASE):
+            return None, f"id-like: {distinct} distinct integers in {len(values)} rows"
+        return "numeric", ""
+    text = values.astype(str)
+    if text.str.match(ISO_DATE).mean() >= 0.95:
+        return "datetime", ""
+    ratio = distinct / len(values)
+    if ratio > 0.5 and distinct > 20:
+        words = text.str.split().str.len().mean()
+        what = "free text" if words >= 3 else "id-like"
+        return None, f"{what}: {distinct} distinct values in {len(values)} rows"
+    return "categorical", ""
+
+
+def _is_numeric(values: pd.Series) -> bool:
+    import pandas as pd
+
+    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
+        return True
+    if values.dtype == object:
+        converted = pd.to_numeric(values.dropna(), errors="coerce")
+        return bool(converted.notna().all())
+    return False

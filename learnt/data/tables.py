@@ -1,0 +1,251 @@
+"""Read and write tables: CSV, Parquet and JSON Lines, chosen by file extension.
+
+Two readers share one result type, `Table` (named numpy columns plus where they came from):
+`read_dataframe` uses pandas for training, where its type inference helps; `read_table` uses only
+the standard library (and pyarrow for Parquet) so that `learnt predict` starts fast without pandas.
+Both feed the same encoder (`learnt.data.encode`), which canonicalises values, so a program sees
+the same numbers whichever reader produced them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from learnt.errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+
+
+@dataclass
+class Table:
+    """Named columns of equal length, and a description of their source for error messages."""
+
+    columns: dict[str, np.ndarray]
+    source: str
+    row_names: np.ndarray | None = None  # DataFrame index labels; None means "row 1, 2, …"
+
+    def __len__(self) -> int:
+        return len(next(iter(self.columns.values()))) if self.columns else 0
+
+    def where(self, row: int, column: str | None = None) -> str:
+        """'data.csv, row 5, column 'age'' for the row at position `row` (0-based)."""
+        name = self.row_names[row] if self.row_names is not None else row + 1
+        place = f"{self.source}, row {name}"
+        return f"{place}, column '{column}'" if column else place
+
+    def take(self, rows: np.ndarray) -> Table:
+        """The rows at positions `rows`, keeping their names for messages."""
+        names = self.row_names[rows] if self.row_names is not None else rows + 1
+        return Table({k: v[rows] for k, v in self.columns.items()}, self.source, names)
+
+
+def table_format(path: Path) -> str:
+    """'csv', 'parquet' or 'jsonl' from the file extension, or a clear error."""
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        known = ", ".join(sorted(FORMATS))
+        raise DataError(f"{path}: unsupported file type '{path.suffix or '(none)'}'; expected one of {known}")
+    return fmt
+
+
+def check_readable(path: Path) -> None:
+    if not path.exists():
+        raise DataError(f"{path}: no such file")
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory, expected a CSV, Parquet or JSONL file")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: the file is empty; expected a header row and at least one data row")
+
+
+# --- training reader (pandas) -------------------------------------------------------------------
+
+
+def read_dataframe(source: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """A pandas DataFrame and a name for messages, from a path or a DataFrame."""
+    import pandas as pd
+
+    if isinstance(source, pd.DataFrame):
+        if source.empty:
+            raise DataError("the DataFrame is empty; expected at least one row")
+        return source, "DataFrame"
+    path = Path(source)
+    check_readable(path)
+    fmt = table_format(path)
+    try:
+        if fmt == "csv":
+            frame = pd.read_csv(path, low_memory=False)
+        elif fmt == "jsonl":
+            frame = pd.read_json(path, lines=True)
+        else:
+            frame = pd.read_parquet(path)
+    except UnicodeDecodeError as error:
+        raise DataError(f"{path}: not valid UTF-8 ({error.reason} at byte {error.start})") from error
+    except (ValueError, pd.errors.ParserError, OSError) as error:
+        raise DataError(f"{path}: cannot be read as {fmt.upper()}: {_first_line(error)}") from error
+    if frame.empty:
+        raise DataError(f"{path}: has a header but no data rows")
+    return frame, str(path)
+
+
+def dataframe_to_table(frame: pd.DataFrame, source: str) -> Table:
+    """Columns of `frame` as numpy arrays; a DataFrame's own index names its rows in messages."""
+    columns = {str(name): frame[name].to_numpy() for name in frame.columns}
+    keeps_positions = source != "DataFrame" or frame.index.equals(range(len(frame)))
+    return Table(columns, source, None if keeps_positions else np.asarray(frame.index))
+
+
+# --- runtime reader (standard library) ----------------------------------------------------------
+
+
+def read_table(source: str | Path | Any) -> Table:
+    """Read a file into a `Table` without pandas; DataFrames are converted as they are."""
+    if not isinstance(source, str | Path):
+        if hasattr(source, "columns") and hasattr(source, "to_numpy"):  # a pandas DataFrame
+            if len(source) == 0:
+                raise DataError("the DataFrame is empty; expected at least one row")
+            return dataframe_to_table(source, "DataFrame")
+        raise DataError(f"expected a file path or a pandas DataFrame, got {type(source).__name__}")
+    path = Path(source)
+    check_readable(path)
+    fmt = table_format(path)
+    reader = {"csv": _read_csv, "jsonl": _read_jsonl, "parquet": _read_parquet}[fmt]
+    table = reader(path)
+    if len(table) == 0:
+        raise DataError(f"{path}: has a header but no data rows")
+    return table
+
+
+def _read_csv(path: Path) -> Table:
+    with _open_text(path) as handle:
+        rows = csv.reader(handle)
+        try:
+            header = next(rows)
+            records = list(rows)
+        except csv.Error as error:
+            raise DataError(f"{path}, line {rows.line_num}: malformed CSV ({error})") from error
+        except UnicodeDecodeError as error:
+            raise DataError(_utf8_message(path, error)) from error
+    records = [r for r in records if r]  # blank lines
+    width = len(header)
+    for number, record in enumerate(records, start=1):
+        if len(record) != width:
+            raise DataError(
+                f"{path}, row {number}: has {len(record)} fields, expected {width} like the header"
+            )
+    if len(set(header)) != width:
+        duplicates = sorted({h for h in header if header.count(h) > 1})
+        raise DataError(f"{path}: duplicate column names in the header: {duplicates}")
+    values = np.array(records, dtype=object).reshape(len(records), width)
+    columns = {name: values[:, i] for i, name in enumerate(header)}
+    return Table(columns, str(path))
+
+
+def _read_jsonl(path: Path) -> Table:
+    records: list[dict[str, Any]] = []
+    with _open_text(path) as handle:
+        try:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as error:
+                    raise DataError(f"{path}, line {number}: not valid JSON ({error.msg})") from error
+                if not isinstance(record, dict):
+                    raise DataError(f"{path}, line {number}: expected a JSON object per line")
+                records.append(record)
+        except UnicodeDecodeError as error:
+            raise DataError(_utf8_message(path, error)) from error
+    names: dict[str, None] = {}
+    for record in records:
+        names.update(dict.fromkeys(record))
+    columns = {}
+    for name in names:
+        column = np.empty(len(records), dtype=object)
+        column[:] = [record.get(name) for record in records]
+        columns[name] = column
+    return Table(columns, str(path))
+
+
+def _read_parquet(path: Path) -> Table:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError as error:
+        raise DataError("reading Parquet needs pyarrow: pip install 'learnt[parquet]'") from error
+    try:
+        arrow = pq.read_table(path)
+    except Exception as error:  # pyarrow raises several unrelated types for a bad file
+        raise DataError(f"{path}: cannot be read as Parquet: {_first_line(error)}") from error
+    columns = {}
+    for name in arrow.column_names:
+        values = arrow.column(name).to_numpy(zero_copy_only=False)
+        columns[name] = values if values.dtype.kind in "fiub" else values.astype(object)
+    return Table(columns, str(path))
+
+
+def _open_text(path: Path) -> io.TextIOWrapper:
+    return open(path, newline="", encoding="utf-8-sig")  # noqa: SIM115 - closed by the caller
+
+
+def _utf8_message(path: Path, error: UnicodeDecodeError) -> str:
+    data = path.read_bytes()
+    line = data.count(b"\n", 0, error.start) + 1
+    return f"{path}, line {line}: not valid UTF-8 ({error.reason}); save the file as UTF-8"
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+# --- writing ------------------------------------------------------------------------------------
+
+
+def write_table(columns: dict[str, np.ndarray], out: str | Path | None) -> None:
+    """Write columns to `out` (format by extension), or as CSV to stdout when `out` is None."""
+    if out is None:
+        _write_csv(columns, sys.stdout)
+        return
+    path = Path(out)
+    fmt = table_format(path)
+    tmp = path.with_name(f".{path.name}.partial")
+    try:
+        if fmt == "csv":
+            with open(tmp, "w", newline="", encoding="utf-8") as handle:
+                _write_csv(columns, handle)
+        elif fmt == "jsonl":
+            with open(tmp, "w", encoding="utf-8") as handle:
+                names = list(columns)
+                for row in zip(*(_python_values(c) for c in columns.values()), strict=True):
+                    handle.write(json.dumps(dict(zip(names, row, strict=True))) + "\n")
+        else:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            pq.write_table(pa.table({k: _python_values(v) for k, v in columns.items()}), tmp)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _write_csv(columns: dict[str, np.ndarray], handle: Any) -> None:
+    writer = csv.writer(handle, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows(zip(*(_python_values(c) for c in columns.values()), strict=True))
+
+
+def _python_values(column: np.ndarray) -> list[Any]:
+    if column.dtype.kind == "f":
+        return [None if np.isnan(v) else float(v) for v in column.tolist()]
+    return column.tolist()

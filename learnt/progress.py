@@ -1,0 +1,80 @@
+"""Hooks that watch training: a live progress bar, and `metrics.jsonl` (one line per epoch)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from learnt.console import console, is_quiet
+from learnt.loop import Hooks, TrainState
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+
+class ProgressBar(Hooks):
+    """`epoch 12/200 ━━━━━━━━╸━━━ loss 0.41 · val loss 0.39 · val acc 0.83 · 0:00:04`."""
+
+    def __init__(self, total_steps: int, max_epochs: int) -> None:
+        self.total_steps, self.max_epochs = total_steps, max_epochs
+        self.progress: Progress | None = None
+        self.task: TaskID | None = None
+
+    def on_fit_start(self, state: TrainState) -> None:
+        if is_quiet():
+            return
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(
+            TextColumn("[bold]epoch {task.fields[epoch]}/{task.fields[max_epochs]}"),
+            BarColumn(),
+            TextColumn("{task.fields[metrics]}"),
+            TimeElapsedColumn(),
+            console=console(),
+            transient=False,
+        )
+        self.task = self.progress.add_task("train", total=self.total_steps, epoch=1, max_epochs=self.max_epochs, metrics="")
+        self.progress.start()
+
+    def on_batch_end(self, state: TrainState) -> None:
+        if self.progress is not None:
+            self.progress.update(self.task, completed=state.step)  # type: ignore[arg-type]
+
+    def on_epoch_end(self, state: TrainState) -> None:
+        if self.progress is not None:
+            self.progress.update(self.task, epoch=min(state.epoch + 1, self.max_epochs), metrics=epoch_metrics(state))  # type: ignore[arg-type]
+
+    def on_fit_end(self, state: TrainState) -> None:
+        if self.progress is not None:
+            self.progress.update(self.task, epoch=state.epoch, completed=self.total_steps)  # type: ignore[arg-type]
+            self.progress.stop()
+
+
+def epoch_metrics(state: TrainState) -> str:
+    parts = [f"loss {state.train_loss:.4f}"] if state.train_loss is not None else []
+    if state.val_loss is not None:
+        parts.append(f"val loss {state.val_loss:.4f}")
+    if state.val_accuracy is not None:
+        parts.append(f"val acc {state.val_accuracy:.3f}")
+    return " · ".join(parts)
+
+
+class MetricsLog(Hooks):
+    """Appends one JSON line per epoch to `metrics.jsonl` in the run directory."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.write_text("", encoding="utf-8")
+
+    def on_epoch_end(self, state: TrainState) -> None:
+        record = {
+            "epoch": state.epoch,
+            "step": state.step,
+            "train_loss": state.train_loss,
+            "val_loss": state.val_loss,
+            "val_accuracy": state.val_accuracy,
+            "seconds": round(state.elapsed(), 4),
+        }
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
