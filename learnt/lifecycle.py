@@ -48,6 +48,7 @@ class TrainResult:
     program: Program
     state: TrainState
     run_dir: Path
+    split: Split  # positions among the labelled rows
 
     def as_json(self) -> dict[str, Any]:
         training = self.program.manifest.training
@@ -80,7 +81,9 @@ def train(data: str | Path | pd.DataFrame, label: str, *, hooks: Sequence[Hooks]
     return run(data, make_settings(label=label, **settings), hooks).program
 
 
-def run(data: str | Path | pd.DataFrame, settings: TrainSettings, hooks: Sequence[Hooks] = ()) -> TrainResult:
+def run(
+    data: str | Path | pd.DataFrame, settings: TrainSettings, hooks: Sequence[Hooks] = (), *, suggest_next: bool = True
+) -> TrainResult:
     """All eight steps; returns the program (already written to its run directory) and the state."""
     # 3. labelled data
     frame, source = read_dataframe(data)
@@ -156,8 +159,9 @@ def run(data: str | Path | pd.DataFrame, settings: TrainSettings, hooks: Sequenc
         say(step("test", summary(manifest.metrics)))
 
     # 8. use
-    say(step("next", f"learnt predict {program_dir} new.csv --out predictions.csv"))
-    return TrainResult(program, state, run_dir)
+    if suggest_next:
+        say(step("next", f"learnt predict {program_dir} new.csv --out predictions.csv"))
+    return TrainResult(program, state, run_dir, split)
 
 
 def step(name: str, text: str) -> str:

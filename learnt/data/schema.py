@@ -56,11 +56,21 @@ class Schema(BaseModel):
         return [c.name for c in self.features if c.kind == kind]
 
     def describe(self) -> str:
-        parts = [f"{kind}: {', '.join(names)}" for kind in ("numeric", "boolean", "categorical", "datetime") if (names := self.of_kind(kind))]
+        """'7 features — numeric: age, fare; boolean: sex …' plus a line for dropped columns."""
+        kinds = ("numeric", "boolean", "categorical", "datetime")
+        parts = [f"{kind}: {abbreviate(names)}" for kind in kinds if (names := self.of_kind(kind))]
         text = f"{len(self.features)} features — " + "; ".join(parts)
         if self.dropped:
-            text += "\n  dropped: " + "; ".join(f"{d.name} ({d.reason})" for d in self.dropped)
+            shown = [f"{d.name} ({d.reason})" for d in self.dropped[:8]]
+            more = f"; … {len(self.dropped) - 8} more" if len(self.dropped) > 8 else ""
+            text += "\n" + " " * 14 + "dropped: " + "; ".join(shown) + more
         return text
+
+
+def abbreviate(names: list[str], limit: int = 8) -> str:
+    if len(names) <= limit:
+        return ", ".join(names)
+    return f"{len(names)} columns ({', '.join(names[:3])}, …, {names[-1]})"
 
 
 def infer_schema(
@@ -122,7 +132,8 @@ def infer_kind(column: pd.Series, name: str) -> tuple[Kind | None, str]:
         return None, "empty: every value is missing"
     distinct = values.nunique()
     if distinct == 1:
-        return None, f"constant: always {values.iloc[0]!r}"
+        first = values.iloc[0]
+        return None, f"constant: always {first.item() if hasattr(first, 'item') else first!r}"
     if distinct == 2:
         return "boolean", ""
     if pd.api.types.is_datetime64_any_dtype(column):

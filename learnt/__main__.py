@@ -1,0 +1,3 @@
+from learnt.cli import main
+
+main()
