@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,42 +28,94 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors (and --json output).")]
-Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout; human output goes to stderr.")]
+Quiet = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Print only errors (and --json output).")
+]
+Json = Annotated[
+    bool,
+    typer.Option("--json", help="Print one JSON object on stdout; human output goes to stderr."),
+]
 Debug = Annotated[bool, typer.Option("--debug", help="Show the full traceback on errors.")]
 
 
-class Runtime(str, Enum):
+class Runtime(StrEnum):
     onnx = "onnx"
     torch = "torch"
 
 
-class TaskChoice(str, Enum):
+class TaskChoice(StrEnum):
     classification = "classification"
     regression = "regression"
 
 
 @app.command()
 def train(
-    data: Annotated[Path, typer.Argument(help="Labelled table: .csv, .parquet or .jsonl.", show_default=False)],
-    label: Annotated[str | None, typer.Option("--label", "-l", help="The column to predict.", show_default=False)] = None,
-    task: Annotated[TaskChoice | None, typer.Option(help="Override the inferred task.", show_default="inferred")] = None,
-    ignore: Annotated[list[str] | None, typer.Option("--ignore", help="Column to leave out (repeatable).", show_default=False)] = None,
-    arch: Annotated[str | None, typer.Option(help="Architecture: mlp, or mlp:DEPTHxWIDTH such as mlp:3x256.", show_default="sized by data")] = None,
-    seed: Annotated[int, typer.Option(help="Seed for the split, initial parameters and batch order.")] = 0,
+    data: Annotated[
+        Path, typer.Argument(help="Labelled table: .csv, .parquet or .jsonl.", show_default=False)
+    ],
+    label: Annotated[
+        str | None, typer.Option("--label", "-l", help="The column to predict.", show_default=False)
+    ] = None,
+    task: Annotated[
+        TaskChoice | None, typer.Option(help="Override the inferred task.", show_default="inferred")
+    ] = None,
+    ignore: Annotated[
+        list[str] | None,
+        typer.Option("--ignore", help="Column to leave out (repeatable).", show_default=False),
+    ] = None,
+    arch: Annotated[
+        str | None,
+        typer.Option(
+            help="Architecture: mlp, or mlp:DEPTHxWIDTH such as mlp:3x256.",
+            show_default="sized by data",
+        ),
+    ] = None,
+    seed: Annotated[
+        int, typer.Option(help="Seed for the split, initial parameters and batch order.")
+    ] = 0,
     test_size: Annotated[float, typer.Option(help="Fraction held out for the final test.")] = 0.2,
-    val_size: Annotated[float, typer.Option(help="Fraction of the training part used for validation.")] = 0.1,
-    epochs: Annotated[int | None, typer.Option(help="Maximum epochs.", show_default="about 5,000 steps, 20–200")] = None,
-    max_steps: Annotated[int | None, typer.Option(help="Maximum optimiser steps.", show_default="none")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Rows per batch.", show_default="rows/100, 32–512")] = None,
+    val_size: Annotated[
+        float, typer.Option(help="Fraction of the training part used for validation.")
+    ] = 0.1,
+    epochs: Annotated[
+        int | None, typer.Option(help="Maximum epochs.", show_default="about 5,000 steps, 20–200")
+    ] = None,
+    max_steps: Annotated[
+        int | None, typer.Option(help="Maximum optimiser steps.", show_default="none")
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option(help="Rows per batch.", show_default="rows/100, 32–512")
+    ] = None,
     lr: Annotated[float, typer.Option("--lr", help="Peak learning rate (AdamW).")] = 1e-3,
     weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = 1e-4,
-    patience: Annotated[int, typer.Option(help="Stop after this many epochs without a better validation loss (0: never).")] = 10,
-    target_loss: Annotated[float | None, typer.Option(help="Stop when validation loss is at most this.", show_default=False)] = None,
-    target_accuracy: Annotated[float | None, typer.Option(help="Stop when validation accuracy is at least this.", show_default=False)] = None,
-    time_budget: Annotated[float | None, typer.Option(help="Stop after this many seconds of training.", show_default=False)] = None,
-    out: Annotated[Path | None, typer.Option(help="Run directory (holds program/ and metrics.jsonl).", show_default="runs/<data name>")] = None,
-    force: Annotated[bool, typer.Option(help="Replace an existing program in the run directory.")] = False,
+    patience: Annotated[
+        int,
+        typer.Option(
+            help="Stop after this many epochs without a better validation loss (0: never)."
+        ),
+    ] = 10,
+    target_loss: Annotated[
+        float | None,
+        typer.Option(help="Stop when validation loss is at most this.", show_default=False),
+    ] = None,
+    target_accuracy: Annotated[
+        float | None,
+        typer.Option(help="Stop when validation accuracy is at least this.", show_default=False),
+    ] = None,
+    time_budget: Annotated[
+        float | None,
+        typer.Option(help="Stop after this many seconds of training.", show_default=False),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Run directory (holds program/ and metrics.jsonl).",
+            show_default="runs/<data name>",
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option(help="Replace an existing program in the run directory.")
+    ] = False,
     json_output: Json = False,
     quiet: Quiet = False,
     debug: Debug = False,
@@ -103,8 +155,13 @@ def train(
 @app.command()
 def evaluate(
     program: Annotated[Path, typer.Argument(help="A program directory.", show_default=False)],
-    data: Annotated[Path, typer.Argument(help="Labelled table with the program's label column.", show_default=False)],
-    runtime: Annotated[Runtime, typer.Option(help="Run the ONNX graph, or rebuild the network in torch.")] = Runtime.onnx,
+    data: Annotated[
+        Path,
+        typer.Argument(help="Labelled table with the program's label column.", show_default=False),
+    ],
+    runtime: Annotated[
+        Runtime, typer.Option(help="Run the ONNX graph, or rebuild the network in torch.")
+    ] = Runtime.onnx,
     json_output: Json = False,
     quiet: Quiet = False,
     debug: Debug = False,
@@ -127,10 +184,29 @@ def evaluate(
 @app.command()
 def predict(
     program: Annotated[Path, typer.Argument(help="A program directory.", show_default=False)],
-    data: Annotated[Path, typer.Argument(help="Table of inputs (.csv, .parquet, .jsonl); extra columns are ignored.", show_default=False)],
-    out: Annotated[Path | None, typer.Option(help="Output file (.csv, .parquet, .jsonl).", show_default="CSV on stdout")] = None,
-    keep: Annotated[list[str] | None, typer.Option("--keep", help="Input column to copy into the output, e.g. an id (repeatable).", show_default=False)] = None,
-    runtime: Annotated[Runtime, typer.Option(help="Run the ONNX graph (no torch), or rebuild the network in torch.")] = Runtime.onnx,
+    data: Annotated[
+        Path,
+        typer.Argument(
+            help="Table of inputs (.csv, .parquet, .jsonl); extra columns are ignored.",
+            show_default=False,
+        ),
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Output file (.csv, .parquet, .jsonl).", show_default="CSV on stdout"),
+    ] = None,
+    keep: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--keep",
+            help="Input column to copy into the output, e.g. an id (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+    runtime: Annotated[
+        Runtime,
+        typer.Option(help="Run the ONNX graph (no torch), or rebuild the network in torch."),
+    ] = Runtime.onnx,
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
@@ -147,7 +223,9 @@ def predict(
     kept = {}
     for name in keep or []:
         if name not in table.columns:
-            raise DataError(f"--keep {name}: no such column in {data}.{closest(name, table.columns)}")
+            raise DataError(
+                f"--keep {name}: no such column in {data}.{closest(name, table.columns)}"
+            )
         kept[name] = table.columns[name]
     write_table({**kept, **columns}, out)
     if out is not None:
@@ -174,12 +252,24 @@ def inspect(
     training = manifest.training
     architecture = manifest.architecture
     say(f"[bold]{program}[/]  learnt program, format {manifest.format_version}")
-    say(f"  task          {manifest.task}" + (f" — classes {manifest.labels.classes}" if manifest.labels.classes else ""))
+    say(
+        f"  task          {manifest.task}"
+        + (f" — classes {manifest.labels.classes}" if manifest.labels.classes else "")
+    )
     say(f"  label         {manifest.input_schema.label}")
     say(f"  inputs        {manifest.input_schema.describe()}")
-    say(f"  architecture  {architecture.get('family')} " + ", ".join(f"{k} {v}" for k, v in architecture.items() if k in ("depth", "width", "dropout")))
-    say(f"  training      {training.epochs} epochs, {training.steps} steps, stopped by {training.stop_reason}, best epoch {training.best_epoch}, seed {training.seed}, {training.seconds:.1f} s")
-    say(f"  data          {training.data} ({training.rows['train']} train / {training.rows['validation']} validation / {training.rows['test']} test rows)")
+    say(
+        f"  architecture  {architecture.get('family')} "
+        + ", ".join(
+            f"{k} {v}" for k, v in architecture.items() if k in ("depth", "width", "dropout")
+        )
+    )
+    say(
+        f"  training      {training.epochs} epochs, {training.steps} steps, stopped by {training.stop_reason}, best epoch {training.best_epoch}, seed {training.seed}, {training.seconds:.1f} s"
+    )
+    say(
+        f"  data          {training.data} ({training.rows['train']} train / {training.rows['validation']} validation / {training.rows['test']} test rows)"
+    )
     if manifest.metrics:
         say(f"  test          {summary(manifest.metrics)}")
 

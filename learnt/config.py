@@ -40,8 +40,12 @@ class TrainSettings(BaseModel):
 
     @model_validator(mode="after")
     def _targets_need_validation(self) -> TrainSettings:
-        if self.val_size == 0 and (self.target_loss is not None or self.target_accuracy is not None):
-            raise ValueError("--target-loss and --target-accuracy are checked on validation rows; set --val-size above 0")
+        if self.val_size == 0 and (
+            self.target_loss is not None or self.target_accuracy is not None
+        ):
+            raise ValueError(
+                "--target-loss and --target-accuracy are checked on validation rows; set --val-size above 0"
+            )
         return self
 
 
@@ -52,7 +56,11 @@ def make_settings(**fields: object) -> TrainSettings:
     except ValidationError as error:
         problems = []
         for item in error.errors():
-            name = "--" + "-".join(str(p) for p in item["loc"]).replace("_", "-") if item["loc"] else "settings"
+            name = (
+                "--" + "-".join(str(p) for p in item["loc"]).replace("_", "-")
+                if item["loc"]
+                else "settings"
+            )
             problems.append(f"{name}: {item['msg']} (got {item.get('input')!r})")
         raise UsageError("; ".join(problems)) from None
 

@@ -30,18 +30,26 @@ def evaluate_table(program: Program, table: Table, runtime: Runtime = "onnx") ->
     """Metrics of `program` on `table`; rows without a label are left out."""
     label = program.manifest.input_schema.label
     if label not in table.columns:
-        raise DataError(f"{table.source}: no label column '{label}'; evaluation needs labelled rows")
+        raise DataError(
+            f"{table.source}: no label column '{label}'; evaluation needs labelled rows"
+        )
     targets, labelled = encode_labels(table, label, program.manifest.labels)
     if len(labelled) == 0:
-        raise DataError(f"{table.source}, column '{label}': every label is empty; nothing to evaluate")
+        raise DataError(
+            f"{table.source}, column '{label}': every label is empty; nothing to evaluate"
+        )
     rows = table.take(labelled) if len(labelled) < len(table) else table
     outputs = network_outputs(program, encode(rows, program.manifest.preprocessing), runtime)
     if program.task == "classification":
         return classification_metrics(targets, outputs, program.classes)
-    return regression_metrics(targets, outputs[:, 0], program.manifest.labels.mean, program.manifest.labels.std)
+    return regression_metrics(
+        targets, outputs[:, 0], program.manifest.labels.mean, program.manifest.labels.std
+    )
 
 
-def classification_metrics(targets: np.ndarray, logits: np.ndarray, classes: list[Any]) -> dict[str, Any]:
+def classification_metrics(
+    targets: np.ndarray, logits: np.ndarray, classes: list[Any]
+) -> dict[str, Any]:
     probabilities = softmax(logits)
     predicted = probabilities.argmax(1)
     n_classes = len(classes)
@@ -64,11 +72,15 @@ def macro_f1(confusion: np.ndarray) -> float:
     true_positive = np.diag(confusion).astype(np.float64)
     actual, predicted = confusion.sum(1), confusion.sum(0)
     present = (actual + predicted) > 0
-    f1 = np.divide(2 * true_positive, actual + predicted, out=np.zeros_like(true_positive), where=present)
+    f1 = np.divide(
+        2 * true_positive, actual + predicted, out=np.zeros_like(true_positive), where=present
+    )
     return float(f1[present].mean())
 
 
-def regression_metrics(targets: np.ndarray, outputs: np.ndarray, mean: float, std: float) -> dict[str, Any]:
+def regression_metrics(
+    targets: np.ndarray, outputs: np.ndarray, mean: float, std: float
+) -> dict[str, Any]:
     """`targets` and `outputs` are standardised; r2, rmse and mae are in the label's units."""
     actual = targets.astype(np.float64) * std + mean
     predicted = outputs.astype(np.float64) * std + mean

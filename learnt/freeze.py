@@ -31,7 +31,9 @@ ONNX_TOLERANCE = 1e-4
 def check_output(out: Path, force: bool) -> None:
     """Refuse an existing destination early, before any training time is spent."""
     if out.exists() and not force:
-        raise UsageError(f"{out}: already exists; pass --force to replace it or --out to choose another path")
+        raise UsageError(
+            f"{out}: already exists; pass --force to replace it or --out to choose another path"
+        )
     if out.exists() and not (out / MANIFEST).is_file() and any(out.iterdir()):
         raise UsageError(f"{out}: exists and is not a learnt program; refusing to replace it")
 
@@ -81,11 +83,17 @@ def export_onnx(model: nn.Module, directory: Path, sample: Encoded) -> list[str]
             str(directory / ONNX),
             input_names=["numeric", "categorical"],
             output_names=["output"],
-            dynamic_axes={"numeric": {0: "batch"}, "categorical": {0: "batch"}, "output": {0: "batch"}},
+            dynamic_axes={
+                "numeric": {0: "batch"},
+                "categorical": {0: "batch"},
+                "output": {0: "batch"},
+            },
             opset_version=ONNX_OPSET,
             dynamo=False,
         )
-    session = onnxruntime.InferenceSession(str(directory / ONNX), providers=["CPUExecutionProvider"])
+    session = onnxruntime.InferenceSession(
+        str(directory / ONNX), providers=["CPUExecutionProvider"]
+    )
     names = [i.name for i in session.get_inputs()]
     feeds = {"numeric": sample.numeric, "categorical": sample.categorical}
     onnx_outputs = session.run(None, {name: feeds[name] for name in names})[0]

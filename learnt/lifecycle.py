@@ -65,7 +65,9 @@ class TrainResult:
         }
 
 
-def train(data: str | Path | pd.DataFrame, label: str, *, hooks: Sequence[Hooks] = (), **settings: Any) -> Program:
+def train(
+    data: str | Path | pd.DataFrame, label: str, *, hooks: Sequence[Hooks] = (), **settings: Any
+) -> Program:
     """Train on labelled `data` and return the evaluated program.
 
     Args:
@@ -82,7 +84,11 @@ def train(data: str | Path | pd.DataFrame, label: str, *, hooks: Sequence[Hooks]
 
 
 def run(
-    data: str | Path | pd.DataFrame, settings: TrainSettings, hooks: Sequence[Hooks] = (), *, suggest_next: bool = True
+    data: str | Path | pd.DataFrame,
+    settings: TrainSettings,
+    hooks: Sequence[Hooks] = (),
+    *,
+    suggest_next: bool = True,
 ) -> TrainResult:
     """All eight steps; returns the program (already written to its run directory) and the state."""
     # 3. labelled data
@@ -90,21 +96,45 @@ def run(
     label = settings.label
     if label not in frame.columns:
         names = [str(c) for c in frame.columns]
-        raise DataError(f"{source}: no label column '{label}'.{closest(label, names)} Columns: {', '.join(names)}")
+        raise DataError(
+            f"{source}: no label column '{label}'.{closest(label, names)} Columns: {', '.join(names)}"
+        )
     task = settings.task or infer_task(frame[label])
     table = dataframe_to_table(frame, source)
     targets, table, frame = labelled_rows(table, frame, label, task)
-    say(step("data", f"{source} — {len(frame)} labelled rows, {len(frame.columns) - 1} columns; label '{label}' → {task}"))
+    say(
+        step(
+            "data",
+            f"{source} — {len(frame)} labelled rows, {len(frame.columns) - 1} columns; label '{label}' → {task}",
+        )
+    )
 
     # 4. keep data for testing
     classes = targets if task == "classification" else None
-    split = split_rows(classes, len(targets), test_size=settings.test_size, val_size=settings.val_size, seed=settings.seed)
-    say(step("split", f"{split.describe()}, seed {settings.seed}; test rows stay unseen until evaluation"))
+    split = split_rows(
+        classes,
+        len(targets),
+        test_size=settings.test_size,
+        val_size=settings.val_size,
+        seed=settings.seed,
+    )
+    say(
+        step(
+            "split",
+            f"{split.describe()}, seed {settings.seed}; test rows stay unseen until evaluation",
+        )
+    )
 
-    schema = infer_schema(frame.iloc[split.train], label, ignore=settings.ignore, task=task, source=source)
+    schema = infer_schema(
+        frame.iloc[split.train], label, ignore=settings.ignore, task=task, source=source
+    )
     say(step("schema", schema.describe()))
     preprocessing = fit_preprocessing(table.take(split.train), schema)
-    label_encoding = fit_labels(table.columns[label][split.train], task) if task == "regression" else fit_labels(table.columns[label], task)
+    label_encoding = (
+        fit_labels(table.columns[label][split.train], task)
+        if task == "regression"
+        else fit_labels(table.columns[label], task)
+    )
     if task == "regression":
         targets = ((targets - label_encoding.mean) / label_encoding.std).astype(np.float32)
     encoded = encode(table, preprocessing)
@@ -119,21 +149,45 @@ def run(
         n_outputs=n_outputs,
     )
     model = initialise(config, settings.seed)
-    say(step("architecture", f"{describe(config, count_parameters(model))} (sized for {len(split.train)} rows; --arch to override)"))
+    say(
+        step(
+            "architecture",
+            f"{describe(config, count_parameters(model))} (sized for {len(split.train)} rows; --arch to override)",
+        )
+    )
     say(step("init", f"random (seed {settings.seed})"))
 
     # 5. the loop
-    run_dir = settings.out or next_run_dir(Path("runs"), Path(source).stem if source != "DataFrame" else "dataframe")
+    run_dir = settings.out or next_run_dir(
+        Path("runs"), Path(source).stem if source != "DataFrame" else "dataframe"
+    )
     program_dir = run_dir / "program"
     check_output(program_dir, settings.force)
     loop_settings = make_loop_settings(settings, task, len(split.train))
     total_steps = planned_steps(len(split.train), loop_settings)
     say(step("loop", describe_loop(loop_settings)))
     run_dir.mkdir(parents=True, exist_ok=True)
-    watchers = HookList([ProgressBar(total_steps, loop_settings.criteria.max_epochs), MetricsLog(run_dir / "metrics.jsonl"), *hooks])
-    state = fit(model, loop_data(encoded, targets, split.train), loop_data(encoded, targets, split.validation), loop_settings, watchers)
+    watchers = HookList(
+        [
+            ProgressBar(total_steps, loop_settings.criteria.max_epochs),
+            MetricsLog(run_dir / "metrics.jsonl"),
+            *hooks,
+        ]
+    )
+    state = fit(
+        model,
+        loop_data(encoded, targets, split.train),
+        loop_data(encoded, targets, split.validation),
+        loop_settings,
+        watchers,
+    )
     reason = state.stop_reason or "max_epochs"
-    say(step("stopped", f"{reason} — {EXPLANATIONS[reason]}; best epoch {state.best_epoch} of {state.epoch} restored"))
+    say(
+        step(
+            "stopped",
+            f"{reason} — {EXPLANATIONS[reason]}; best epoch {state.best_epoch} of {state.epoch} restored",
+        )
+    )
 
     # 6. freeze a program, 7. evaluate it on the test rows
     manifest = Manifest(
@@ -148,7 +202,11 @@ def run(
     )
     with staging(program_dir, settings.force) as stage:
         write_weights(model, stage)
-        manifest.onnx_inputs = export_onnx(model, stage, encoded.take(split.validation[:256] if len(split.validation) else split.train[:256]))
+        manifest.onnx_inputs = export_onnx(
+            model,
+            stage,
+            encoded.take(split.validation[:256] if len(split.validation) else split.train[:256]),
+        )
         write_manifest(manifest, stage)
         if len(split.test):
             manifest.metrics = evaluate_table(Program(stage), table.take(split.test))
@@ -168,7 +226,9 @@ def step(name: str, text: str) -> str:
     return f"[bold cyan]{name:>12}[/]  {text}"
 
 
-def labelled_rows(table: Table, frame: pd.DataFrame, label: str, task: str) -> tuple[np.ndarray, Table, pd.DataFrame]:
+def labelled_rows(
+    table: Table, frame: pd.DataFrame, label: str, task: str
+) -> tuple[np.ndarray, Table, pd.DataFrame]:
     """Targets for the rows that have a label (class codes or raw numbers); other rows are dropped."""
     from learnt.data.encode import encode_labels
 
@@ -187,13 +247,18 @@ def labelled_rows(table: Table, frame: pd.DataFrame, label: str, task: str) -> t
     if len(labelled) < len(table):
         say(step("data", f"left out {len(table) - len(labelled)} rows with no label"))
     if len(labelled) < 10:
-        raise DataError(f"{table.source}: only {len(labelled)} labelled rows; at least 10 are needed to train and test")
+        raise DataError(
+            f"{table.source}: only {len(labelled)} labelled rows; at least 10 are needed to train and test"
+        )
     return targets, table.take(labelled), frame.iloc[labelled]
 
 
 def loop_data(encoded: Encoded, targets: np.ndarray, rows: np.ndarray) -> LoopData:
     part = encoded.take(rows)
-    return LoopData((torch.from_numpy(part.numeric), torch.from_numpy(part.categorical)), torch.from_numpy(targets[rows]))
+    return LoopData(
+        (torch.from_numpy(part.numeric), torch.from_numpy(part.categorical)),
+        torch.from_numpy(targets[rows]),
+    )
 
 
 def make_loop_settings(settings: TrainSettings, task: str, rows: int) -> LoopSettings:
@@ -245,7 +310,9 @@ def next_run_dir(root: Path, name: str) -> Path:
     return candidate
 
 
-def provenance(settings: TrainSettings, state: TrainState, split: Split, data: Any, source: str) -> Training:
+def provenance(
+    settings: TrainSettings, state: TrainState, split: Split, data: Any, source: str
+) -> Training:
     import onnxruntime
 
     return Training(
@@ -256,8 +323,14 @@ def provenance(settings: TrainSettings, state: TrainState, split: Split, data: A
         best_epoch=state.best_epoch,
         stop_reason=state.stop_reason or "max_epochs",
         seconds=round(state.elapsed(), 3),
-        seconds_per_epoch=round(float(np.median(state.epoch_seconds)) if state.epoch_seconds else 0.0, 5),
-        rows={"train": len(split.train), "validation": len(split.validation), "test": len(split.test)},
+        seconds_per_epoch=round(
+            float(np.median(state.epoch_seconds)) if state.epoch_seconds else 0.0, 5
+        ),
+        rows={
+            "train": len(split.train),
+            "validation": len(split.validation),
+            "test": len(split.test),
+        },
         stratified=split.stratified,
         data=source,
         data_sha256=fingerprint(data),
@@ -283,5 +356,3 @@ def fingerprint(data: Any) -> str:
 
     hashed = pd.util.hash_pandas_object(data, index=True).to_numpy()
     return hashlib.sha256(hashed.tobytes() + ",".join(map(str, data.columns)).encode()).hexdigest()
-
-

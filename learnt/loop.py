@@ -38,7 +38,9 @@ class LoopData:
     def __len__(self) -> int:
         return len(self.targets)
 
-    def batches(self, batch_size: int, generator: torch.Generator) -> Iterator[tuple[tuple[torch.Tensor, ...], torch.Tensor]]:
+    def batches(
+        self, batch_size: int, generator: torch.Generator
+    ) -> Iterator[tuple[tuple[torch.Tensor, ...], torch.Tensor]]:
         """Shuffled mini-batches: one permutation per epoch, one gather per batch, no Python per row."""
         order = torch.randperm(len(self), generator=generator)
         for start in range(0, len(self), batch_size):
@@ -47,7 +49,10 @@ class LoopData:
 
     def chunks(self, size: int = 8192) -> Iterator[tuple[tuple[torch.Tensor, ...], torch.Tensor]]:
         for start in range(0, len(self), size):
-            yield tuple(x[start : start + size] for x in self.inputs), self.targets[start : start + size]
+            yield (
+                tuple(x[start : start + size] for x in self.inputs),
+                self.targets[start : start + size],
+            )
 
 
 @dataclass(frozen=True)
@@ -139,7 +144,9 @@ def fit(
     """Train `model` in place until a stop criterion holds; leave it with the best parameters."""
     hooks = hooks or Hooks()
     criteria = settings.criteria
-    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay
+    )
     total_steps = planned_steps(len(train), settings)
     scheduler = warmup_cosine(optimizer, total_steps, settings.warmup_fraction)
     loss_function = training_loss(settings.task)
@@ -219,7 +226,9 @@ def planned_steps(rows: int, settings: LoopSettings) -> int:
     return min(epochs_steps, settings.criteria.max_steps or epochs_steps)
 
 
-def warmup_cosine(optimizer: torch.optim.Optimizer, total_steps: int, warmup_fraction: float) -> torch.optim.lr_scheduler.LambdaLR:
+def warmup_cosine(
+    optimizer: torch.optim.Optimizer, total_steps: int, warmup_fraction: float
+) -> torch.optim.lr_scheduler.LambdaLR:
     """Linear warm-up over the first few steps, then cosine decay to zero at `total_steps`."""
     warmup = max(1, int(total_steps * warmup_fraction))
 

@@ -33,5 +33,7 @@ def load_program_weights(program: Program) -> nn.Module:
     try:
         model.load_state_dict(load_file(program.path / "weights.safetensors"), strict=True)
     except (RuntimeError, OSError) as error:
-        raise ProgramError(f"{program.path}: weights do not fit the architecture: {error}") from error
+        raise ProgramError(
+            f"{program.path}: weights do not fit the architecture: {error}"
+        ) from error
     return model.eval()

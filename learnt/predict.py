@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 CHUNK_ROWS = 65536  # bounded memory for large inputs
 
 
-def predict_table(program: Program, table: Table, runtime: Runtime = "onnx") -> dict[str, np.ndarray]:
+def predict_table(
+    program: Program, table: Table, runtime: Runtime = "onnx"
+) -> dict[str, np.ndarray]:
     """`prediction` (+ `proba_<class>` for classification) for every row of `table`, in order."""
     outputs = network_outputs(program, encode(table, program.manifest.preprocessing), runtime)
     return format_outputs(program, outputs)
@@ -35,7 +37,10 @@ def network_outputs(program: Program, encoded: Encoded, runtime: Runtime = "onnx
     if run is None:
         raise UsageError(f"--runtime {runtime}: expected 'onnx' or 'torch'")
     model = run(program)
-    parts = [model(encoded.take(np.arange(s, min(s + CHUNK_ROWS, len(encoded))))) for s in range(0, len(encoded), CHUNK_ROWS)]
+    parts = [
+        model(encoded.take(np.arange(s, min(s + CHUNK_ROWS, len(encoded)))))
+        for s in range(0, len(encoded), CHUNK_ROWS)
+    ]
     return np.concatenate(parts) if parts else np.zeros((0, 1), dtype=np.float32)
 
 
@@ -91,6 +96,8 @@ def _torch_runner(program: Program) -> Any:
 
     def run(encoded: Encoded) -> np.ndarray:
         with torch.inference_mode():
-            return model(torch.from_numpy(encoded.numeric), torch.from_numpy(encoded.categorical)).numpy()
+            return model(
+                torch.from_numpy(encoded.numeric), torch.from_numpy(encoded.categorical)
+            ).numpy()
 
     return run

@@ -104,7 +104,9 @@ class Program:
 
         return pd.DataFrame(predict_table(self, read_table(data), runtime))
 
-    def evaluate(self, data: str | Path | pd.DataFrame, runtime: Runtime = "onnx") -> dict[str, Any]:
+    def evaluate(
+        self, data: str | Path | pd.DataFrame, runtime: Runtime = "onnx"
+    ) -> dict[str, Any]:
         """Metrics on labelled `data` (it must hold the label column)."""
         from learnt.data.tables import read_table
         from learnt.evaluate import evaluate_table
@@ -120,7 +122,9 @@ def read_manifest(path: Path) -> Manifest:
     if not manifest_path.is_file():
         raise ProgramError(f"{path}: not a learnt program (no {MANIFEST})")
     if manifest_path.stat().st_size > MAX_MANIFEST_BYTES:
-        raise ProgramError(f"{manifest_path}: larger than {MAX_MANIFEST_BYTES // 2**20} MiB; refusing to read it")
+        raise ProgramError(
+            f"{manifest_path}: larger than {MAX_MANIFEST_BYTES // 2**20} MiB; refusing to read it"
+        )
     try:
         data = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -138,7 +142,9 @@ def read_manifest(path: Path) -> Manifest:
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise ProgramError(f"{manifest_path}: invalid manifest at '{where}': {first['msg']}") from error
+        raise ProgramError(
+            f"{manifest_path}: invalid manifest at '{where}': {first['msg']}"
+        ) from error
 
 
 def verify_files(path: Path, manifest: Manifest) -> None:

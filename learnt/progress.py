@@ -34,7 +34,9 @@ class ProgressBar(Hooks):
             console=console(),
             transient=False,
         )
-        self.task = self.progress.add_task("train", total=self.total_steps, epoch=1, max_epochs=self.max_epochs, metrics="")
+        self.task = self.progress.add_task(
+            "train", total=self.total_steps, epoch=1, max_epochs=self.max_epochs, metrics=""
+        )
         self.progress.start()
 
     def on_batch_end(self, state: TrainState) -> None:
@@ -43,7 +45,9 @@ class ProgressBar(Hooks):
 
     def on_epoch_end(self, state: TrainState) -> None:
         if self.progress is not None:
-            self.progress.update(self.task, epoch=min(state.epoch + 1, self.max_epochs), metrics=epoch_metrics(state))  # type: ignore[arg-type]
+            self.progress.update(
+                self.task, epoch=min(state.epoch + 1, self.max_epochs), metrics=epoch_metrics(state)
+            )  # type: ignore[arg-type]
 
     def on_fit_end(self, state: TrainState) -> None:
         if self.progress is not None:

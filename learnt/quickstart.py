@@ -30,7 +30,9 @@ def run_quickstart(run_dir: Path = Path("runs/quickstart")) -> None:
 
     require("torch")
     require("sklearn")
-    say("[bold]learnt quickstart[/] — labelled data in, a program out, on scikit-learn's handwritten digits")
+    say(
+        "[bold]learnt quickstart[/] — labelled data in, a program out, on scikit-learn's handwritten digits"
+    )
     say("  (1,797 images of 8×8 pixels as a 64-column table; the label is the digit 0–9)\n")
     data = digits_table(run_dir / "digits.csv")
 
@@ -38,13 +40,19 @@ def run_quickstart(run_dir: Path = Path("runs/quickstart")) -> None:
 
     result = run(data, make_settings(label="digit", out=run_dir, force=True), suggest_next=False)
     program = result.program
-    rows = read_table(data).take(result.split.test[:5])  # digits has no unlabelled rows to shift positions
+    rows = read_table(data).take(
+        result.split.test[:5]
+    )  # digits has no unlabelled rows to shift positions
     predictions = predict_table(program, rows)
     truth = rows.columns["digit"].tolist()
-    shown = ", ".join(f"{p} (true {t})" for p, t in zip(predictions["prediction"].tolist(), truth, strict=True))
+    shown = ", ".join(
+        f"{p} (true {t})" for p, t in zip(predictions["prediction"].tolist(), truth, strict=True)
+    )
     say(f"[bold cyan]{'use':>12}[/]  five held-out rows → {shown}")
     accuracy = program.manifest.metrics.get("accuracy", float("nan"))
-    say(f"\n[bold]test accuracy {accuracy:.3f}[/] on {program.manifest.metrics.get('n', 0)} digits the program never saw.")
+    say(
+        f"\n[bold]test accuracy {accuracy:.3f}[/] on {program.manifest.metrics.get('n', 0)} digits the program never saw."
+    )
     say("Next, try:")
     say(f"  learnt inspect {program.path}")
     say(f"  learnt predict {program.path} {data} --out predictions.csv")

@@ -17,7 +17,14 @@ if TYPE_CHECKING:
     from learnt.loop import TrainState
 
 StopReason = Literal[
-    "max_epochs", "max_steps", "target_loss", "target_accuracy", "patience", "time_budget", "interrupted", "non_finite"
+    "max_epochs",
+    "max_steps",
+    "target_loss",
+    "target_accuracy",
+    "patience",
+    "time_budget",
+    "interrupted",
+    "non_finite",
 ]
 
 EXPLANATIONS: dict[str, str] = {
@@ -53,7 +60,11 @@ class StopCriteria:
         return None
 
     def after_epoch(self, state: TrainState) -> StopReason | None:
-        if self.target_loss is not None and state.val_loss is not None and state.val_loss <= self.target_loss:
+        if (
+            self.target_loss is not None
+            and state.val_loss is not None
+            and state.val_loss <= self.target_loss
+        ):
             return "target_loss"
         if (
             self.target_accuracy is not None
@@ -61,7 +72,11 @@ class StopCriteria:
             and state.val_accuracy >= self.target_accuracy
         ):
             return "target_accuracy"
-        if self.patience is not None and state.val_loss is not None and state.epoch - state.best_epoch >= self.patience:
+        if (
+            self.patience is not None
+            and state.val_loss is not None
+            and state.epoch - state.best_epoch >= self.patience
+        ):
             return "patience"
         if state.epoch >= self.max_epochs:
             return "max_epochs"

@@ -29,7 +29,9 @@ def choose_architecture(
     if arch:
         match = ARCH_PATTERN.match(arch.strip().lower().replace("×", "x"))
         if not match or (match["family"] not in (None, "mlp")):
-            raise UsageError(f"--arch {arch}: expected 'mlp', 'mlp:DEPTHxWIDTH' or 'DEPTHxWIDTH' (e.g. mlp:3x256)")
+            raise UsageError(
+                f"--arch {arch}: expected 'mlp', 'mlp:DEPTHxWIDTH' or 'DEPTHxWIDTH' (e.g. mlp:3x256)"
+            )
         if match["depth"]:
             depth, width = int(match["depth"]), int(match["width"])
             if not (1 <= depth <= 32 and 1 <= width <= 16384):
@@ -43,7 +45,9 @@ def config_from_dict(data: dict) -> MLPConfig:
 
     family = data.get("family")
     if family != "mlp":
-        raise UsageError(f"unknown architecture family {family!r}; this version of learnt knows 'mlp'")
+        raise UsageError(
+            f"unknown architecture family {family!r}; this version of learnt knows 'mlp'"
+        )
     return MLPConfig.model_validate(data)
 
 

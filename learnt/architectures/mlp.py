@@ -44,7 +44,15 @@ def embedding_dim(cardinality: int) -> int:
     return max(1, min(32, round(1.6 * cardinality**0.56)))
 
 
-def size_mlp(rows: int, n_numeric: int, cardinalities: list[int], n_outputs: int, *, depth: int | None = None, width: int | None = None) -> MLPConfig:
+def size_mlp(
+    rows: int,
+    n_numeric: int,
+    cardinalities: list[int],
+    n_outputs: int,
+    *,
+    depth: int | None = None,
+    width: int | None = None,
+) -> MLPConfig:
     """The MLP for `rows` training rows, per the rule in this module's docstring."""
     embedding_dims = [embedding_dim(c) for c in cardinalities]
     if width is None:
@@ -67,7 +75,8 @@ class TabularMLP(nn.Module):
     def __init__(self, config: MLPConfig) -> None:
         super().__init__()
         self.embeddings = nn.ModuleList(
-            nn.Embedding(n, d) for n, d in zip(config.cardinalities, config.embedding_dims, strict=True)
+            nn.Embedding(n, d)
+            for n, d in zip(config.cardinalities, config.embedding_dims, strict=True)
         )
         layers: list[nn.Module] = []
         inputs = config.n_numeric + sum(config.embedding_dims)
@@ -80,5 +89,7 @@ class TabularMLP(nn.Module):
     def forward(self, numeric: torch.Tensor, categorical: torch.Tensor) -> torch.Tensor:
         # numeric: [B, F] float32, categorical: [B, C] int64 → [B, outputs]
         parts = [numeric]
-        parts += [embed(categorical[:, i]) for i, embed in enumerate(self.embeddings)]  # each [B, E_i]
+        parts += [
+            embed(categorical[:, i]) for i, embed in enumerate(self.embeddings)
+        ]  # each [B, E_i]
         return self.head(self.body(torch.cat(parts, dim=1)))

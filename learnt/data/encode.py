@@ -150,12 +150,16 @@ def parse_numbers(column: np.ndarray, table: Table, name: str) -> np.ndarray:
     try:
         return np.where(missing, "nan", stripped).astype(np.float64)
     except ValueError:
-        for row, (value, is_missing) in enumerate(zip(column.tolist(), missing.tolist(), strict=True)):
+        for row, (value, is_missing) in enumerate(
+            zip(column.tolist(), missing.tolist(), strict=True)
+        ):
             if not is_missing:
                 try:
                     float(str(value))
                 except ValueError:
-                    raise DataError(f"{table.where(row, name)}: expected a number, got {value!r}") from None
+                    raise DataError(
+                        f"{table.where(row, name)}: expected a number, got {value!r}"
+                    ) from None
         raise
 
 
@@ -209,11 +213,23 @@ def fit_preprocessing(table: Table, schema: Schema) -> Preprocessing:
         if feature.kind == "categorical":
             categorical.append(_fit_categories(feature.name, column))
         elif feature.kind == "numeric":
-            numeric.append(_fit_numeric(feature.name, "number", parse_numbers(column, table, feature.name)))
+            numeric.append(
+                _fit_numeric(feature.name, "number", parse_numbers(column, table, feature.name))
+            )
         elif feature.kind == "boolean":
             true_value = _true_value(canonical_strings(column))
-            spec = NumericInput(column=feature.name, transform="boolean", true_value=true_value, median=0, mean=0, std=1, indicator=False)
-            numeric.append(_fit_numeric(feature.name, "boolean", _raw_values(spec, column, table), true_value))
+            spec = NumericInput(
+                column=feature.name,
+                transform="boolean",
+                true_value=true_value,
+                median=0,
+                mean=0,
+                std=1,
+                indicator=False,
+            )
+            numeric.append(
+                _fit_numeric(feature.name, "boolean", _raw_values(spec, column, table), true_value)
+            )
         else:
             moments = parse_datetimes(column, table, feature.name)
             for part in DATE_PARTS:
@@ -223,7 +239,9 @@ def fit_preprocessing(table: Table, schema: Schema) -> Preprocessing:
     return Preprocessing(numeric=numeric, categorical=categorical)
 
 
-def _fit_numeric(column: str, transform: Transform, values: np.ndarray, true_value: str | None = None) -> NumericInput:
+def _fit_numeric(
+    column: str, transform: Transform, values: np.ndarray, true_value: str | None = None
+) -> NumericInput:
     finite = values[np.isfinite(values)]
     median = float(np.median(finite)) if len(finite) else 0.0
     filled = np.where(np.isfinite(values), values, median)
@@ -321,7 +339,9 @@ def encode(table: Table, preprocessing: Preprocessing) -> Encoded:
     return Encoded(numeric.astype(np.float32), categorical)
 
 
-def _raw_values(spec: NumericInput, column: np.ndarray, table: Table, cache: dict[str, np.ndarray] | None = None) -> np.ndarray:
+def _raw_values(
+    spec: NumericInput, column: np.ndarray, table: Table, cache: dict[str, np.ndarray] | None = None
+) -> np.ndarray:
     if spec.transform == "number":
         return parse_numbers(column, table, spec.column)
     if spec.transform == "boolean":
@@ -341,7 +361,9 @@ def encode_categories(column: np.ndarray, categories: list[str]) -> np.ndarray:
     return np.array(codes or [UNKNOWN], dtype=np.int64)[inverse]
 
 
-def encode_labels(table: Table, label: str, encoding: LabelEncoding) -> tuple[np.ndarray, np.ndarray]:
+def encode_labels(
+    table: Table, label: str, encoding: LabelEncoding
+) -> tuple[np.ndarray, np.ndarray]:
     """(targets, rows that have a label). Classes → int64 indices; numbers → standardised float32."""
     column = table.columns[label]
     if encoding.task == "classification":
@@ -355,9 +377,13 @@ def encode_labels(table: Table, label: str, encoding: LabelEncoding) -> tuple[np
                 f"{table.where(row, label)}: label {column[row]!r} is not one of the program's classes "
                 f"{encoding.classes}"
             )
-        codes = np.array([-1 if u is None else index[u] for u in uniques] or [-1], dtype=np.int64)[inverse]
+        codes = np.array([-1 if u is None else index[u] for u in uniques] or [-1], dtype=np.int64)[
+            inverse
+        ]
         known = np.flatnonzero(codes >= 0)
         return codes[known], known
     numbers = parse_numbers(column, table, label)
     known = np.isfinite(numbers)
-    return ((numbers[known] - encoding.mean) / encoding.std).astype(np.float32), np.flatnonzero(known)
+    return ((numbers[known] - encoding.mean) / encoding.std).astype(np.float32), np.flatnonzero(
+        known
+    )

@@ -84,7 +84,9 @@ def infer_schema(
     """Choose the task and a kind for every column of `frame` except `label`."""
     names = [str(c) for c in frame.columns]
     if label not in names:
-        raise DataError(f"{source}: no label column '{label}'.{closest(label, names)} Columns: {', '.join(names)}")
+        raise DataError(
+            f"{source}: no label column '{label}'.{closest(label, names)} Columns: {', '.join(names)}"
+        )
     for name in ignore:
         if name not in names:
             raise UsageError(f"--ignore {name}: no such column in {source}.{closest(name, names)}")
@@ -93,7 +95,9 @@ def infer_schema(
         raise DataError(f"{source}, column '{label}': every label is empty; nothing to learn from")
     task = task or infer_task(labels)
     if task == "regression" and not _is_numeric(labels):
-        raise DataError(f"{source}, column '{label}': regression needs numeric labels, got text such as {labels.dropna().iloc[0]!r}")
+        raise DataError(
+            f"{source}, column '{label}': regression needs numeric labels, got text such as {labels.dropna().iloc[0]!r}"
+        )
     features, dropped = [], []
     for name in names:
         if name == label:
@@ -107,7 +111,9 @@ def infer_schema(
         else:
             features.append(Column(name=name, kind=kind))
     if not features:
-        raise DataError(f"{source}: no usable feature columns besides '{label}' (dropped: {', '.join(d.name for d in dropped) or 'none'})")
+        raise DataError(
+            f"{source}: no usable feature columns besides '{label}' (dropped: {', '.join(d.name for d in dropped) or 'none'})"
+        )
     return Schema(label=label, task=task, features=features, dropped=dropped)
 
 

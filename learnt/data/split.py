@@ -24,10 +24,14 @@ class Split:
         return f"{len(self.train)} train / {len(self.validation)} validation / {len(self.test)} test rows ({kind})"
 
 
-def split_rows(classes: np.ndarray | None, rows: int, *, test_size: float, val_size: float, seed: int) -> Split:
+def split_rows(
+    classes: np.ndarray | None, rows: int, *, test_size: float, val_size: float, seed: int
+) -> Split:
     """Split `rows` positions; stratified by `classes` (int codes) when every class has 2+ rows."""
     rng = np.random.default_rng(seed)
-    stratify = classes is not None and len(np.unique(classes)) > 1 and np.bincount(classes).min() >= 2
+    stratify = (
+        classes is not None and len(np.unique(classes)) > 1 and np.bincount(classes).min() >= 2
+    )
     groups = _groups(classes if stratify else None, rows)
     train, test = _hold_out(groups, test_size, rng)
     train_groups = [np.intersect1d(g, train) for g in groups]
@@ -41,12 +45,14 @@ def _groups(classes: np.ndarray | None, rows: int) -> list[np.ndarray]:
     return [np.flatnonzero(classes == c) for c in np.unique(classes)]
 
 
-def _hold_out(groups: list[np.ndarray], fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _hold_out(
+    groups: list[np.ndarray], fraction: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """(kept, held out): `fraction` of each group, rounded, chosen at random."""
     kept, held = [], []
     for group in groups:
         shuffled = rng.permutation(group)
-        count = int(round(fraction * len(group)))
+        count = round(fraction * len(group))
         count = min(count, len(group) - 1) if len(group) > 1 else 0
         held.append(shuffled[:count])
         kept.append(shuffled[count:])

@@ -24,7 +24,13 @@ from learnt.errors import DataError
 if TYPE_CHECKING:
     import pandas as pd
 
-FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+FORMATS = {
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+}
 
 
 @dataclass
@@ -55,7 +61,9 @@ def table_format(path: Path) -> str:
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         known = ", ".join(sorted(FORMATS))
-        raise DataError(f"{path}: unsupported file type '{path.suffix or '(none)'}'; expected one of {known}")
+        raise DataError(
+            f"{path}: unsupported file type '{path.suffix or '(none)'}'; expected one of {known}"
+        )
     return fmt
 
 
@@ -65,7 +73,9 @@ def check_readable(path: Path) -> None:
     if path.is_dir():
         raise DataError(f"{path}: is a directory, expected a CSV, Parquet or JSONL file")
     if path.stat().st_size == 0:
-        raise DataError(f"{path}: the file is empty; expected a header row and at least one data row")
+        raise DataError(
+            f"{path}: the file is empty; expected a header row and at least one data row"
+        )
 
 
 # --- training reader (pandas) -------------------------------------------------------------------
@@ -90,7 +100,9 @@ def read_dataframe(source: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, str
         else:
             frame = pd.read_parquet(path)
     except UnicodeDecodeError as error:
-        raise DataError(f"{path}: not valid UTF-8 ({error.reason} at byte {error.start})") from error
+        raise DataError(
+            f"{path}: not valid UTF-8 ({error.reason} at byte {error.start})"
+        ) from error
     except (ValueError, pd.errors.ParserError, OSError) as error:
         raise DataError(f"{path}: cannot be read as {fmt.upper()}: {_first_line(error)}") from error
     if frame.empty:
@@ -161,7 +173,9 @@ def _read_jsonl(path: Path) -> Table:
                 try:
                     record = json.loads(line)
                 except json.JSONDecodeError as error:
-                    raise DataError(f"{path}, line {number}: not valid JSON ({error.msg})") from error
+                    raise DataError(
+                        f"{path}, line {number}: not valid JSON ({error.msg})"
+                    ) from error
                 if not isinstance(record, dict):
                     raise DataError(f"{path}, line {number}: expected a JSON object per line")
                 records.append(record)
@@ -195,7 +209,7 @@ def _read_parquet(path: Path) -> Table:
 
 
 def _open_text(path: Path) -> io.TextIOWrapper:
-    return open(path, newline="", encoding="utf-8-sig")  # noqa: SIM115 - closed by the caller
+    return open(path, newline="", encoding="utf-8-sig")
 
 
 def _utf8_message(path: Path, error: UnicodeDecodeError) -> str:
