@@ -95,3 +95,37 @@ def test_every_file_format_gives_the_same_predictions(
     np.testing.assert_allclose(
         titanic_program.predict(path)["proba_1"], expected["proba_1"], atol=1e-6
     )
+
+
+RUNTIME_MODULES = [
+    "program.py",
+    "predict.py",
+    "evaluate.py",
+    "errors.py",
+    "console.py",
+    "cli.py",
+    "data",
+]
+
+
+def test_runtime_modules_never_import_torch_at_module_level() -> None:
+    import ast
+    from pathlib import Path
+
+    root = Path(learnt.__file__).parent
+    files = [
+        p
+        for name in RUNTIME_MODULES
+        for p in ([root / name] if name.endswith(".py") else (root / name).glob("*.py"))
+    ]
+    for path in files:
+        for node in ast.parse(path.read_text()).body:
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            heavy = [
+                n
+                for n in names
+                if n.split(".")[0] in ("torch", "safetensors", "learnt.lifecycle", "learnt.loop")
+            ]
+            assert not heavy, f"{path.name} imports {heavy} at module level"

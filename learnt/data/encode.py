@@ -24,7 +24,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel
 
-from learnt.data.schema import Schema, Task
+from learnt.data.schema import Schema, Task, abbreviate
 from learnt.data.tables import Table
 from learnt.errors import DataError
 
@@ -313,10 +313,12 @@ def check_columns(table: Table, preprocessing: Preprocessing) -> None:
     """A clear error when a feature column the program reads is absent from `table`."""
     missing = [c for c in preprocessing.columns if c not in table.columns]
     if missing:
-        listed = ", ".join(f"'{c}'" for c in missing)
+        listed = ", ".join(f"'{c}'" for c in missing[:10])
+        more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+        reads = abbreviate(preprocessing.columns, limit=10)
         raise DataError(
-            f"{table.source}: missing feature column{'s' if len(missing) > 1 else ''} {listed}; "
-            f"the program reads {', '.join(preprocessing.columns)}"
+            f"{table.source}: missing feature column{'s' if len(missing) > 1 else ''} {listed}{more}; "
+            f"the program reads {reads}"
         )
 
 
