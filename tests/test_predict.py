@@ -97,6 +97,13 @@ def test_every_file_format_gives_the_same_predictions(
     )
 
 
+TRAINING_MODULES = {
+    "learnt.lifecycle",
+    "learnt.loop",
+    "learnt.parameters",
+    "learnt.freeze",
+    "learnt.architectures.mlp",
+}
 RUNTIME_MODULES = [
     "program.py",
     "predict.py",
