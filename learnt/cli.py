@@ -229,7 +229,9 @@ def predict(
         kept[name] = table.columns[name]
     write_table({**kept, **columns}, out)
     if out is not None:
-        say(f"wrote {len(table)} predictions to {out}")
+        from learnt.console import escape
+
+        say(f"wrote {len(table)} predictions to {escape(str(out))}")
 
 
 @app.command()
@@ -247,31 +249,33 @@ def inspect(
     if json_output:
         print_json(manifest.model_dump(mode="json"))
         return
+    from learnt.console import escape
     from learnt.evaluate import summary
 
-    training = manifest.training
-    architecture = manifest.architecture
-    say(f"[bold]{program}[/]  learnt program, format {manifest.format_version}")
-    say(
-        f"  task          {manifest.task}"
-        + (f" — classes {manifest.labels.classes}" if manifest.labels.classes else "")
+    training, labels, rows = manifest.training, manifest.labels, manifest.training.rows
+    architecture = ", ".join(
+        f"{k} {v}" for k, v in manifest.architecture.items() if k in ("depth", "width", "dropout")
     )
-    say(f"  label         {manifest.input_schema.label}")
-    say(f"  inputs        {manifest.input_schema.describe()}")
-    say(
-        f"  architecture  {architecture.get('family')} "
-        + ", ".join(
-            f"{k} {v}" for k, v in architecture.items() if k in ("depth", "width", "dropout")
-        )
-    )
-    say(
-        f"  training      {training.epochs} epochs, {training.steps} steps, stopped by {training.stop_reason}, best epoch {training.best_epoch}, seed {training.seed}, {training.seconds:.1f} s"
-    )
-    say(
-        f"  data          {training.data} ({training.rows['train']} train / {training.rows['validation']} validation / {training.rows['test']} test rows)"
-    )
+    lines = [
+        ("task", manifest.task + (f" — classes {labels.classes}" if labels.classes else "")),
+        ("label", manifest.input_schema.label),
+        ("inputs", manifest.input_schema.describe()),
+        ("architecture", f"{manifest.architecture.get('family')} {architecture}"),
+        (
+            "training",
+            f"{training.epochs} epochs, {training.steps} steps, stopped by {training.stop_reason}, "
+            f"best epoch {training.best_epoch}, seed {training.seed}, {training.seconds:.1f} s",
+        ),
+        (
+            "data",
+            f"{training.data} ({rows['train']} train / {rows['validation']} validation / {rows['test']} test rows)",
+        ),
+    ]
     if manifest.metrics:
-        say(f"  test          {summary(manifest.metrics)}")
+        lines.append(("test", summary(manifest.metrics)))
+    say(f"[bold]{escape(str(program))}[/]  learnt program, format {manifest.format_version}")
+    for name, value in lines:
+        say(f"  {name:<13} {escape(value)}")
 
 
 @app.command()
@@ -338,7 +342,7 @@ def main() -> None:
 
         if debug or not isinstance(error, LearntError):
             raise
-        from learnt.console import console
+        from learnt.console import console, escape
 
-        console().print(f"[bold red]error:[/] {error}", markup=True, highlight=False)
+        console().print(f"[bold red]error:[/] {escape(str(error))}", markup=True, highlight=False)
         sys.exit(error.exit_code)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from learnt.errors import UsageError
 
 Task = Literal["classification", "regression"]
+FLAGS = {"learning_rate": "--lr"}  # fields whose CLI flag is not simply --field-name
 
 
 class TrainSettings(BaseModel):
@@ -56,12 +57,12 @@ def make_settings(**fields: object) -> TrainSettings:
     except ValidationError as error:
         problems = []
         for item in error.errors():
-            name = (
-                "--" + "-".join(str(p) for p in item["loc"]).replace("_", "-")
-                if item["loc"]
-                else "settings"
-            )
-            problems.append(f"{name}: {item['msg']} (got {item.get('input')!r})")
+            if not item["loc"]:  # a rule across fields: its message says it all
+                problems.append(item["msg"].removeprefix("Value error, "))
+                continue
+            field = str(item["loc"][0])
+            flag = FLAGS.get(field, "--" + field.replace("_", "-"))
+            problems.append(f"{flag}: {item['msg']} (got {item.get('input')!r})")
         raise UsageError("; ".join(problems)) from None
 
 

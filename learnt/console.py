@@ -34,6 +34,13 @@ def console() -> Console:
     return _console
 
 
+def escape(text: str) -> str:
+    """`text` with rich markup disabled, for file and column names such as `data[v2].csv`."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
 def say(message: str) -> None:
     """Print one line for a person, unless quiet. Accepts rich markup."""
     if not _quiet:

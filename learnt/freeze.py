@@ -30,6 +30,10 @@ ONNX_TOLERANCE = 1e-4
 
 def check_output(out: Path, force: bool) -> None:
     """Refuse an existing destination early, before any training time is spent."""
+    if out.parent.exists() and not out.parent.is_dir():
+        raise UsageError(
+            f"{out.parent}: exists and is not a directory; --out names a run directory"
+        )
     if out.exists() and not force:
         raise UsageError(
             f"{out}: already exists; pass --force to replace it or --out to choose another path"

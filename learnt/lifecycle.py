@@ -25,7 +25,7 @@ import torch
 from learnt import __version__
 from learnt.architectures import choose_architecture, count_parameters, describe
 from learnt.config import TrainSettings, default_batch_size, default_epochs, make_settings
-from learnt.console import say
+from learnt.console import escape, say
 from learnt.data.encode import Encoded, encode, fit_labels, fit_preprocessing
 from learnt.data.schema import infer_schema, infer_task
 from learnt.data.split import Split, split_rows
@@ -98,6 +98,11 @@ def run(
         names = [str(c) for c in frame.columns]
         raise DataError(
             f"{source}: no label column '{label}'.{closest(label, names)} Columns: {', '.join(names)}"
+        )
+    if frame[label].isna().all():
+        raise DataError(
+            f"{source}, column '{label}': every value is empty; there is nothing to learn from. "
+            "Is this the right label column?"
         )
     task = settings.task or infer_task(frame[label])
     table = dataframe_to_table(frame, source)
@@ -223,7 +228,8 @@ def run(
 
 
 def step(name: str, text: str) -> str:
-    return f"[bold cyan]{name:>12}[/]  {text}"
+    """One line of the run's narration: a step name, then what was decided (shown verbatim)."""
+    return f"[bold cyan]{name:>12}[/]  {escape(text)}"
 
 
 def labelled_rows(

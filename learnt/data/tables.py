@@ -92,6 +92,8 @@ def read_dataframe(source: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, str
     path = Path(source)
     check_readable(path)
     fmt = table_format(path)
+    if fmt == "csv":
+        _csv_records(path)  # the same checks (UTF-8, field counts) as prediction will apply
     try:
         if fmt == "csv":
             frame = pd.read_csv(path, low_memory=False)
@@ -100,9 +102,7 @@ def read_dataframe(source: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, str
         else:
             frame = pd.read_parquet(path)
     except UnicodeDecodeError as error:
-        raise DataError(
-            f"{path}: not valid UTF-8 ({error.reason} at byte {error.start})"
-        ) from error
+        raise DataError(_utf8_message(path)) from error
     except (ValueError, pd.errors.ParserError, OSError) as error:
         raise DataError(f"{path}: cannot be read as {fmt.upper()}: {_first_line(error)}") from error
     if frame.empty:
@@ -139,6 +139,14 @@ def read_table(source: str | Path | Any) -> Table:
 
 
 def _read_csv(path: Path) -> Table:
+    header, records = _csv_records(path)
+    values = np.array(records, dtype=object).reshape(len(records), len(header))
+    columns = {name: values[:, i] for i, name in enumerate(header)}
+    return Table(columns, str(path))
+
+
+def _csv_records(path: Path) -> tuple[list[str], list[list[str]]]:
+    """Header and records of a CSV file, each record checked to have the header's width."""
     with _open_text(path) as handle:
         rows = csv.reader(handle)
         try:
@@ -147,7 +155,7 @@ def _read_csv(path: Path) -> Table:
         except csv.Error as error:
             raise DataError(f"{path}, line {rows.line_num}: malformed CSV ({error})") from error
         except UnicodeDecodeError as error:
-            raise DataError(_utf8_message(path, error)) from error
+            raise DataError(_utf8_message(path)) from error
     records = [r for r in records if r]  # blank lines
     width = len(header)
     for number, record in enumerate(records, start=1):
@@ -158,9 +166,7 @@ def _read_csv(path: Path) -> Table:
     if len(set(header)) != width:
         duplicates = sorted({h for h in header if header.count(h) > 1})
         raise DataError(f"{path}: duplicate column names in the header: {duplicates}")
-    values = np.array(records, dtype=object).reshape(len(records), width)
-    columns = {name: values[:, i] for i, name in enumerate(header)}
-    return Table(columns, str(path))
+    return header, records
 
 
 def _read_jsonl(path: Path) -> Table:
@@ -180,7 +186,7 @@ def _read_jsonl(path: Path) -> Table:
                     raise DataError(f"{path}, line {number}: expected a JSON object per line")
                 records.append(record)
         except UnicodeDecodeError as error:
-            raise DataError(_utf8_message(path, error)) from error
+            raise DataError(_utf8_message(path)) from error
     names: dict[str, None] = {}
     for record in records:
         names.update(dict.fromkeys(record))
@@ -212,10 +218,15 @@ def _open_text(path: Path) -> io.TextIOWrapper:
     return open(path, newline="", encoding="utf-8-sig")
 
 
-def _utf8_message(path: Path, error: UnicodeDecodeError) -> str:
+def _utf8_message(path: Path) -> str:
+    """Where the first invalid UTF-8 byte is (decoders report offsets within a chunk)."""
     data = path.read_bytes()
-    line = data.count(b"\n", 0, error.start) + 1
-    return f"{path}, line {line}: not valid UTF-8 ({error.reason}); save the file as UTF-8"
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        return f"{path}, line {line}: not valid UTF-8 ({error.reason}); save the file as UTF-8"
+    return f"{path}: not valid UTF-8; save the file as UTF-8"
 
 
 def _first_line(error: BaseException) -> str:
@@ -233,6 +244,9 @@ def write_table(columns: dict[str, np.ndarray], out: str | Path | None) -> None:
         return
     path = Path(out)
     fmt = table_format(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory; --out names a file such as predictions.csv")
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.partial")
     try:
         if fmt == "csv":
