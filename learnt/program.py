@@ -50,6 +50,7 @@ class Training(BaseModel):
     stratified: bool
     data: str  # where the data came from
     data_sha256: str
+    skipped: list[dict[str, str]] = []  # unreadable inputs left out with --skip-bad: file, reason
     settings: dict[str, Any]
     versions: dict[str, str]
     created: str
@@ -64,7 +65,7 @@ class Manifest(BaseModel):
     preprocessing: Preprocessing
     labels: LabelEncoding
     architecture: dict[str, Any]  # the family's config, e.g. {"family": "mlp", "depth": 2, …}
-    onnx_inputs: list[str]
+    model_inputs: list[str]  # names of the network's inputs, in the order it takes them
     training: Training
     metrics: dict[str, Any] = {}  # on the held-out test rows
     files: dict[str, str] = {}  # sha256 of every other file in the program
