@@ -310,16 +310,24 @@ def inspect(
         say(f"  {name:<13} {escape(value)}")
 
 
+class QuickstartKind(StrEnum):
+    tables = "tables"
+    images = "images"
+
+
 @app.command()
 def quickstart(
+    kind: Annotated[
+        QuickstartKind, typer.Argument(help="Which lifecycle to show.")
+    ] = QuickstartKind.tables,
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
-    """Run the whole lifecycle on scikit-learn's bundled digits (about 20 seconds)."""
+    """Run the whole lifecycle on bundled handwritten digits: as a table (~10 s) or as images (~30 s)."""
     set_quiet(quiet)
     from learnt.quickstart import run_quickstart
 
-    run_quickstart()
+    run_quickstart(kind.value)
 
 
 def show_confusion(metrics: dict[str, Any]) -> None:

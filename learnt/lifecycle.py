@@ -268,13 +268,11 @@ def read_labelled(data: str | Path | pd.DataFrame, settings: TrainSettings) -> L
         )
     task = settings.task or infer_task(frame[label])
     targets, table, frame = labelled_rows(table, frame, label, task)
-    kind = "images" if image_column else "table"
-    say(
-        step(
-            "data",
-            f"{source} — {kind}: {len(frame)} labelled rows, {len(frame.columns) - 1} columns; label '{label}' → {task}",
-        )
-    )
+    if image_column:
+        what = f"images: {len(frame)} labelled images in column '{image_column}'"
+    else:
+        what = f"table: {len(frame)} labelled rows, {len(frame.columns) - 1} columns"
+    say(step("data", f"{source} — {what}; label '{label}' → {task}"))
     name = Path(source).stem if source != "DataFrame" else "dataframe"
     return Labelled(table, frame, targets, label, task, source, name or "data", image_column)
 
@@ -554,7 +552,12 @@ def provenance(
 
 
 def fingerprint(data: Any) -> str:
-    """sha256 of the data file, or of a DataFrame's contents."""
+    """sha256 of the data file, of a folder's files (names and contents), or of a DataFrame."""
+    if isinstance(data, str | Path) and Path(data).is_dir():
+        digest = hashlib.sha256()
+        for file in sorted(p for p in Path(data).rglob("*") if p.is_file()):
+            digest.update(str(file.relative_to(data)).encode() + b"\0" + file.read_bytes())
+        return digest.hexdigest()
     if isinstance(data, str | Path):
         from learnt.program import sha256
 

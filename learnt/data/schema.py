@@ -61,7 +61,8 @@ class Schema(BaseModel):
         """'7 features — numeric: age, fare; boolean: sex …' plus a line for dropped columns."""
         kinds = ("numeric", "boolean", "categorical", "datetime", "image")
         parts = [f"{kind}: {abbreviate(names)}" for kind in kinds if (names := self.of_kind(kind))]
-        text = f"{len(self.features)} features — " + "; ".join(parts)
+        count = f"{len(self.features)} feature{'s' if len(self.features) != 1 else ''}"
+        text = f"{count} — " + "; ".join(parts)
         if self.dropped:
             shown = [f"{d.name} ({d.reason})" for d in self.dropped[:8]]
             more = f"; … {len(self.dropped) - 8} more" if len(self.dropped) > 8 else ""
