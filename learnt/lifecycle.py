@@ -81,7 +81,11 @@ class TrainResult:
 
 
 def train(
-    data: str | Path | pd.DataFrame, label: str, *, hooks: Sequence[Hooks] = (), **settings: Any
+    data: str | Path | pd.DataFrame,
+    label: str | None = None,
+    *,
+    hooks: Sequence[Hooks] = (),
+    **settings: Any,
 ) -> Program:
     """Train on labelled `data` and return the evaluated program.
 

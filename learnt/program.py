@@ -27,6 +27,10 @@ from learnt.errors import ProgramError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from learnt.data.tables import Table
+
+    Inputs = str | Path | list[str | Path] | pd.DataFrame
+
 FORMAT_VERSION = 1
 MANIFEST = "program.json"
 WEIGHTS = "weights.safetensors"
@@ -96,23 +100,32 @@ class Program:
     def classes(self) -> list[Any]:
         return self.manifest.labels.classes
 
-    def predict(self, data: str | Path | pd.DataFrame, runtime: Runtime = "onnx") -> pd.DataFrame:
-        """Predictions for every row of `data` (a path or a DataFrame), in the same order."""
+    def predict(self, data: Inputs, runtime: Runtime = "onnx") -> pd.DataFrame:
+        """Predictions for every row of `data`, in order.
+
+        `data` is a table (path or DataFrame) — or, for an image program, image files and folders.
+        """
         import pandas as pd
 
-        from learnt.data.tables import read_table
         from learnt.predict import predict_table
 
-        return pd.DataFrame(predict_table(self, read_table(data), runtime))
+        return pd.DataFrame(predict_table(self, self._inputs(data, labelled=False), runtime))
 
-    def evaluate(
-        self, data: str | Path | pd.DataFrame, runtime: Runtime = "onnx"
-    ) -> dict[str, Any]:
-        """Metrics on labelled `data` (it must hold the label column)."""
-        from learnt.data.tables import read_table
+    def evaluate(self, data: Inputs, runtime: Runtime = "onnx") -> dict[str, Any]:
+        """Metrics on labelled `data`: a table with the label column, or a folder of images by class."""
         from learnt.evaluate import evaluate_table
 
-        return evaluate_table(self, read_table(data), runtime)
+        return evaluate_table(self, self._inputs(data, labelled=True), runtime)
+
+    def _inputs(self, data: Inputs, labelled: bool) -> Table:
+        from learnt.data.tables import read_table
+        from learnt.predict import read_inputs
+
+        if isinstance(data, str | Path):
+            return read_inputs(self, [Path(data)], labelled=labelled)
+        if isinstance(data, list | tuple):
+            return read_inputs(self, [Path(p) for p in data], labelled=labelled)
+        return read_table(data)
 
 
 def read_manifest(path: Path) -> Manifest:

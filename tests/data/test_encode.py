@@ -62,7 +62,9 @@ def test_categories_missing_and_unknown_slots() -> None:
     )
     preprocessing = fit_preprocessing(table(port=["S", "S", "C", "C", "Q", None]), schema)
     assert preprocessing.categorical[0].categories == ["C", "S"]  # Q is seen once: rare → unknown
-    codes = encode(table(port=["S", "C", "Q", None, "Atlantis"]), preprocessing).arrays["categorical"][:, 0]
+    codes = encode(table(port=["S", "C", "Q", None, "Atlantis"]), preprocessing).arrays[
+        "categorical"
+    ][:, 0]
     assert codes[2] == UNKNOWN and codes[3] == MISSING_SLOT and codes[4] == UNKNOWN
     assert codes[0] != codes[1] and min(codes[:2]) >= 2
 
