@@ -19,7 +19,7 @@ class TrainSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    label: str
+    label: str | None = None  # required for tables; a folder of class sub-folders needs none
     task: Task | None = None
     ignore: list[str] = []
     arch: str | None = None
@@ -36,6 +36,9 @@ class TrainSettings(BaseModel):
     target_loss: float | None = None
     target_accuracy: float | None = Field(None, gt=0, le=1)
     time_budget: float | None = Field(None, gt=0)
+    image_size: int | None = Field(None, ge=8, le=512)
+    augment: Literal["none", "crop", "crop+flip"] = "crop+flip"
+    skip_bad: bool = False
     out: Path | None = None
     force: bool = False
 

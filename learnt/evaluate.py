@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from learnt.data.encode import encode, encode_labels
+from learnt.data.encode import encode_labels
 from learnt.data.tables import Table
 from learnt.errors import DataError
 from learnt.predict import network_outputs, softmax
@@ -39,7 +39,7 @@ def evaluate_table(program: Program, table: Table, runtime: Runtime = "onnx") ->
             f"{table.source}, column '{label}': every label is empty; nothing to evaluate"
         )
     rows = table.take(labelled) if len(labelled) < len(table) else table
-    outputs = network_outputs(program, encode(rows, program.manifest.preprocessing), runtime)
+    outputs = network_outputs(program, rows, runtime)
     if program.task == "classification":
         return classification_metrics(targets, outputs, program.classes)
     return regression_metrics(

@@ -78,35 +78,31 @@ def export_onnx(model: nn.Module, directory: Path, sample: Encoded) -> list[str]
     import onnxruntime
 
     model.eval()
-    inputs = (torch.from_numpy(sample.numeric), torch.from_numpy(sample.categorical))
+    names = list(sample.arrays)
+    inputs = tuple(torch.from_numpy(sample.arrays[name]) for name in names)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter announces its deprecation
         torch.onnx.export(
             model,
             inputs,
             str(directory / ONNX),
-            input_names=["numeric", "categorical"],
+            input_names=names,
             output_names=["output"],
-            dynamic_axes={
-                "numeric": {0: "batch"},
-                "categorical": {0: "batch"},
-                "output": {0: "batch"},
-            },
+            dynamic_axes={name: {0: "batch"} for name in [*names, "output"]},
             opset_version=ONNX_OPSET,
             dynamo=False,
         )
     session = onnxruntime.InferenceSession(
         str(directory / ONNX), providers=["CPUExecutionProvider"]
     )
-    names = [i.name for i in session.get_inputs()]
-    feeds = {"numeric": sample.numeric, "categorical": sample.categorical}
-    onnx_outputs = session.run(None, {name: feeds[name] for name in names})[0]
+    kept = [i.name for i in session.get_inputs()]  # an input the graph never reads is dropped
+    onnx_outputs = session.run(None, {name: sample.arrays[name] for name in kept})[0]
     with torch.inference_mode():
         torch_outputs = model(*inputs).numpy()
     difference = float(np.abs(onnx_outputs - torch_outputs).max(initial=0.0))
     if difference > ONNX_TOLERANCE:
         raise RuntimeError(f"the exported ONNX graph differs from the model by {difference:.2e}")
-    return names
+    return kept
 
 
 def write_manifest(manifest: Manifest, directory: Path) -> None:

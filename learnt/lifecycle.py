@@ -10,11 +10,12 @@ only wires them together and tells the user what was decided.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import platform
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,11 +27,25 @@ from learnt import __version__
 from learnt.architectures import choose_architecture, count_parameters, describe
 from learnt.config import TrainSettings, default_batch_size, default_epochs, make_settings
 from learnt.console import escape, say
-from learnt.data.encode import Encoded, encode, fit_labels, fit_preprocessing
-from learnt.data.schema import infer_schema, infer_task
+from learnt.data.encode import (
+    Encoded,
+    LabelEncoding,
+    Preprocessing,
+    encode,
+    fit_labels,
+    fit_preprocessing,
+)
+from learnt.data.schema import (
+    Schema,
+    Task,
+    find_image_column,
+    image_schema,
+    infer_schema,
+    infer_task,
+)
 from learnt.data.split import Split, split_rows
 from learnt.data.tables import Table, dataframe_to_table, read_dataframe
-from learnt.errors import DataError, closest
+from learnt.errors import DataError, UsageError, closest
 from learnt.evaluate import evaluate_table, summary
 from learnt.freeze import check_output, export_onnx, staging, write_manifest, write_weights
 from learnt.loop import HookList, Hooks, LoopData, LoopSettings, TrainState, fit, planned_steps
@@ -66,7 +81,11 @@ class TrainResult:
 
 
 def train(
-    data: str | Path | pd.DataFrame, label: str, *, hooks: Sequence[Hooks] = (), **settings: Any
+    data: str | Path | pd.DataFrame,
+    label: str | None = None,
+    *,
+    hooks: Sequence[Hooks] = (),
+    **settings: Any,
 ) -> Program:
     """Train on labelled `data` and return the evaluated program.
 
@@ -92,33 +111,18 @@ def run(
 ) -> TrainResult:
     """All eight steps; returns the program (already written to its run directory) and the state."""
     # 3. labelled data
-    frame, source = read_dataframe(data)
-    label = settings.label
-    if label not in frame.columns:
-        names = [str(c) for c in frame.columns]
-        raise DataError(
-            f"{source}: no label column '{label}'.{closest(label, names)} Columns: {', '.join(names)}"
-        )
-    if frame[label].isna().all():
-        raise DataError(
-            f"{source}, column '{label}': every value is empty; there is nothing to learn from. "
-            "Is this the right label column?"
-        )
-    task = settings.task or infer_task(frame[label])
-    table = dataframe_to_table(frame, source)
-    targets, table, frame = labelled_rows(table, frame, label, task)
-    say(
-        step(
-            "data",
-            f"{source} — {len(frame)} labelled rows, {len(frame.columns) - 1} columns; label '{label}' → {task}",
-        )
-    )
+    labelled = read_labelled(data, settings)
+    run_dir = settings.out or next_run_dir(Path("runs"), labelled.name)
+    program_dir = run_dir / "program"
+    check_output(program_dir, settings.force)  # before any expensive work
+    if labelled.image_column is not None:
+        labelled = decode_images(labelled, settings, run_dir)
 
     # 4. keep data for testing
-    classes = targets if task == "classification" else None
+    classes = labelled.targets if labelled.task == "classification" else None
     split = split_rows(
         classes,
-        len(targets),
+        len(labelled.targets),
         test_size=settings.test_size,
         val_size=settings.val_size,
         seed=settings.seed,
@@ -130,29 +134,16 @@ def run(
         )
     )
 
-    schema = infer_schema(
-        frame.iloc[split.train], label, ignore=settings.ignore, task=task, source=source
+    # 3. features, fitted on the training rows only
+    prepared = (
+        prepare_images(labelled, split, settings)
+        if labelled.pixels is not None
+        else prepare_table(labelled, split, settings)
     )
-    say(step("schema", schema.describe()))
-    preprocessing = fit_preprocessing(table.take(split.train), schema)
-    label_encoding = (
-        fit_labels(table.columns[label][split.train], task)
-        if task == "regression"
-        else fit_labels(table.columns[label], task)
-    )
-    if task == "regression":
-        targets = ((targets - label_encoding.mean) / label_encoding.std).astype(np.float32)
-    encoded = encode(table, preprocessing)
+    say(step("schema", prepared.schema.describe()))
 
     # 1. architecture, 2. initial parameters
-    n_outputs = len(label_encoding.classes) if task == "classification" else 1
-    config = choose_architecture(
-        settings.arch,
-        rows=len(split.train),
-        n_numeric=preprocessing.n_numeric,
-        cardinalities=preprocessing.cardinalities,
-        n_outputs=n_outputs,
-    )
+    config = choose_architecture(settings.arch, prepared.data_kind, **prepared.sizes)
     model = initialise(config, settings.seed)
     say(
         step(
@@ -163,15 +154,10 @@ def run(
     say(step("init", f"random (seed {settings.seed})"))
 
     # 5. the loop
-    run_dir = settings.out or next_run_dir(
-        Path("runs"), Path(source).stem if source != "DataFrame" else "dataframe"
-    )
-    program_dir = run_dir / "program"
-    check_output(program_dir, settings.force)
-    loop_settings = make_loop_settings(settings, task, len(split.train))
-    total_steps = planned_steps(len(split.train), loop_settings)
+    loop_settings = make_loop_settings(settings, labelled.task, len(split.train))
     say(step("loop", describe_loop(loop_settings)))
     run_dir.mkdir(parents=True, exist_ok=True)
+    total_steps = planned_steps(len(split.train), loop_settings)
     watchers = HookList(
         [
             ProgressBar(total_steps, loop_settings.criteria.max_epochs),
@@ -179,13 +165,9 @@ def run(
             *hooks,
         ]
     )
-    state = fit(
-        model,
-        loop_data(encoded, targets, split.train),
-        loop_data(encoded, targets, split.validation),
-        loop_settings,
-        watchers,
-    )
+    model = model.to(memory_format=prepared.memory_format)
+    state = fit(model, prepared.train, prepared.validation, loop_settings, watchers)
+    model = model.to(memory_format=torch.contiguous_format)
     reason = state.stop_reason or "max_epochs"
     say(
         step(
@@ -197,24 +179,20 @@ def run(
     # 6. freeze a program, 7. evaluate it on the test rows
     manifest = Manifest(
         format_version=FORMAT_VERSION,
-        task=task,
-        input_schema=schema,
-        preprocessing=preprocessing,
-        labels=label_encoding,
+        task=labelled.task,
+        input_schema=prepared.schema,
+        preprocessing=prepared.preprocessing,
+        labels=prepared.labels,
         architecture=config.model_dump(),
-        onnx_inputs=[],
-        training=provenance(settings, state, split, data, source),
+        model_inputs=list(prepared.sample.arrays),
+        training=provenance(settings, state, split, data, labelled),
     )
     with staging(program_dir, settings.force) as stage:
         write_weights(model, stage)
-        manifest.onnx_inputs = export_onnx(
-            model,
-            stage,
-            encoded.take(split.validation[:256] if len(split.validation) else split.train[:256]),
-        )
+        export_onnx(model, stage, prepared.sample)
         write_manifest(manifest, stage)
         if len(split.test):
-            manifest.metrics = evaluate_table(Program(stage), table.take(split.test))
+            manifest.metrics = evaluate_table(Program(stage), labelled.table.take(split.test))
             write_manifest(manifest, stage)
     program = Program(program_dir)
     say(step("program", f"{program_dir} (program.json, weights.safetensors, model.onnx)"))
@@ -223,8 +201,232 @@ def run(
 
     # 8. use
     if suggest_next:
-        say(step("next", f"learnt predict {program_dir} new.csv --out predictions.csv"))
+        example = "new_photos/" if prepared.data_kind == "images" else "new.csv"
+        say(step("next", f"learnt predict {program_dir} {example} --out predictions.csv"))
     return TrainResult(program, state, run_dir, split)
+
+
+@dataclass
+class Labelled:
+    """The labelled rows (unlabelled and, with --skip-bad, unreadable ones removed) and their targets."""
+
+    table: Table
+    frame: pd.DataFrame  # the same rows, as pandas, for schema inference
+    targets: np.ndarray  # class codes, or raw numbers for regression
+    label: str
+    task: Task
+    source: str
+    name: str  # for the run directory
+    image_column: str | None = None
+    pixels: np.ndarray | None = None  # uint8 [rows, C, S, S], once decoded
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why)
+
+    def take(self, rows: np.ndarray) -> Labelled:
+        pixels = None if self.pixels is None else self.pixels[rows]
+        return replace(
+            self,
+            table=self.table.take(rows),
+            frame=self.frame.iloc[rows],
+            targets=self.targets[rows],
+            pixels=pixels,
+        )
+
+
+@dataclass
+class Prepared:
+    """What the loop and the program need from step 3, fitted on the training rows only."""
+
+    data_kind: str  # "table" or "images"
+    schema: Schema
+    preprocessing: Preprocessing
+    labels: LabelEncoding
+    train: LoopData
+    validation: LoopData
+    sample: Encoded  # a few encoded rows, to export and check the ONNX graph
+    sizes: dict[str, Any]  # what the architecture's sizing rule reads
+    memory_format: torch.memory_format = torch.contiguous_format
+
+
+def read_labelled(data: str | Path | pd.DataFrame, settings: TrainSettings) -> Labelled:
+    """Read the data, choose the task, keep the labelled rows. A folder means images by class."""
+    import pandas as pd
+
+    if isinstance(data, str | Path) and Path(data).is_dir():
+        from learnt.data.images import read_image_folder
+
+        table = read_image_folder(Path(data))
+        if settings.label not in (None, "label"):
+            raise UsageError(
+                f"--label {settings.label}: a folder of images is labelled by its sub-folder names; leave --label out"
+            )
+        frame, source, label = pd.DataFrame(table.columns), table.source, "label"
+        image_column: str | None = "path"
+    else:
+        frame, source = read_dataframe(data)
+        table = dataframe_to_table(frame, source)
+        label = require_label(settings.label, frame, source)
+        image_column = find_image_column(frame, label)
+    if frame[label].isna().all():
+        raise DataError(
+            f"{source}, column '{label}': every value is empty; there is nothing to learn from. Is this the right label column?"
+        )
+    task = settings.task or infer_task(frame[label])
+    targets, table, frame = labelled_rows(table, frame, label, task)
+    if image_column:
+        what = f"images: {len(frame)} labelled images in column '{image_column}'"
+    else:
+        what = f"table: {len(frame)} labelled rows, {len(frame.columns) - 1} columns"
+    say(step("data", f"{source} — {what}; label '{label}' → {task}"))
+    name = Path(source).stem if source != "DataFrame" else "dataframe"
+    return Labelled(table, frame, targets, label, task, source, name or "data", image_column)
+
+
+def require_label(label: str | None, frame: pd.DataFrame, source: str) -> str:
+    names = [str(c) for c in frame.columns]
+    if label is None:
+        raise UsageError(
+            f"--label is required: name the column to predict; columns in {source}: {', '.join(names)}"
+        )
+    if label not in names:
+        raise DataError(
+            f"{source}: no label column '{label}'.{closest(label, names)} Columns: {', '.join(names)}"
+        )
+    return label
+
+
+def decode_images(labelled: Labelled, settings: TrainSettings, run_dir: Path) -> Labelled:
+    """Decode every image once into a uint8 store; with --skip-bad, leave unreadable files out."""
+    from learnt.data.images import decode_all, resolve_paths, survey
+
+    paths = resolve_paths(labelled.table.columns[labelled.image_column], labelled.table.base)
+    size, channels = survey(paths, settings.seed)
+    size = settings.image_size or size
+    with decoding_progress(len(paths)) as advance:
+        decoded = decode_all(
+            paths,
+            size,
+            channels,
+            skip_bad=settings.skip_bad,
+            source=labelled.source,
+            store=run_dir / "images.npy",
+            progress=advance,
+        )
+    mode = "grayscale" if channels == 1 else "RGB"
+    say(
+        step(
+            "images",
+            f"{len(decoded.good)} decoded once to {size}×{size} {mode} (shorter side resized, centre cropped); {len(decoded.bad)} skipped",
+        )
+    )
+    for path, why in decoded.bad[:5]:
+        say(f"{'':>14}skipped {path}: {why}")
+    if len(decoded.good) < 10:
+        raise DataError(
+            f"{labelled.source}: only {len(decoded.good)} readable images; at least 10 are needed to train and test"
+        )
+    kept = labelled.take(decoded.good) if decoded.bad else labelled
+    return replace(kept, pixels=decoded.pixels, skipped=decoded.bad)
+
+
+@contextlib.contextmanager
+def decoding_progress(total: int) -> Iterator[Callable[[int], None]]:
+    """A progress bar for decoding (images are the slow part of reading)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from learnt.console import console, is_quiet
+
+    if is_quiet():
+        yield lambda n: None
+        return
+    with Progress(
+        TextColumn("[bold]decoding images"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console(),
+        transient=True,
+    ) as progress:
+        task = progress.add_task("decode", total=total)
+        yield lambda n: progress.advance(task, n)
+
+
+def prepare_table(labelled: Labelled, split: Split, settings: TrainSettings) -> Prepared:
+    """Schema, preprocessing and tensors for a table (the MLP family)."""
+    schema = infer_schema(
+        labelled.frame.iloc[split.train],
+        labelled.label,
+        ignore=settings.ignore,
+        task=labelled.task,
+        source=labelled.source,
+    )
+    preprocessing = fit_preprocessing(labelled.table.take(split.train), schema)
+    labels, targets = fit_targets(labelled, split)
+    encoded = encode(labelled.table, preprocessing)
+    sizes = {
+        "rows": len(split.train),
+        "n_numeric": preprocessing.n_numeric,
+        "cardinalities": preprocessing.cardinalities,
+        "n_outputs": len(labels.classes) if labelled.task == "classification" else 1,
+    }
+    return Prepared(
+        "table",
+        schema,
+        preprocessing,
+        labels,
+        train=loop_data(encoded, targets, split.train),
+        validation=loop_data(encoded, targets, split.validation),
+        sample=encoded.take(export_rows(split)),
+        sizes=sizes,
+    )
+
+
+def prepare_images(labelled: Labelled, split: Split, settings: TrainSettings) -> Prepared:
+    """Schema, per-channel statistics and the shared uint8 store for images (the CNN family)."""
+    from learnt.augment import ImageBatches
+    from learnt.data.images import fit_image_input, normalise
+
+    assert labelled.pixels is not None and labelled.image_column is not None
+    schema = image_schema(labelled.frame, labelled.label, labelled.task, labelled.image_column)
+    _, channels, size, _ = labelled.pixels.shape
+    spec = fit_image_input(labelled.image_column, labelled.pixels[split.train], size, channels)
+    labels, targets = fit_targets(labelled, split)
+    pixels, target_tensor = torch.from_numpy(labelled.pixels), torch.from_numpy(targets)
+    batches = ImageBatches(spec, settings.augment, settings.seed)
+
+    def part(rows: np.ndarray) -> LoopData:
+        return LoopData((pixels,), target_tensor, torch.from_numpy(rows), batches, chunk_rows=512)
+
+    sizes = {
+        "images": len(split.train),
+        "size": size,
+        "channels": channels,
+        "n_outputs": len(labels.classes) if labelled.task == "classification" else 1,
+    }
+    sample = Encoded({"image": normalise(labelled.pixels[export_rows(split)], spec)})
+    return Prepared(
+        "images",
+        schema,
+        Preprocessing(image=spec),
+        labels,
+        train=part(split.train),
+        validation=part(split.validation),
+        sample=sample,
+        sizes=sizes,
+        memory_format=torch.channels_last,
+    )
+
+
+def fit_targets(labelled: Labelled, split: Split) -> tuple[LabelEncoding, np.ndarray]:
+    """Classes from every label; a regression label's mean and std from the training rows only."""
+    column = labelled.table.columns[labelled.label]
+    if labelled.task == "classification":
+        return fit_labels(column, "classification"), labelled.targets
+    labels = fit_labels(column[split.train], "regression")
+    return labels, ((labelled.targets - labels.mean) / labels.std).astype(np.float32)
+
+
+def export_rows(split: Split) -> np.ndarray:
+    return split.validation[:256] if len(split.validation) else split.train[:256]
 
 
 def step(name: str, text: str) -> str:
@@ -260,10 +462,10 @@ def labelled_rows(
 
 
 def loop_data(encoded: Encoded, targets: np.ndarray, rows: np.ndarray) -> LoopData:
+    """The rows of one part as tensors of their own (contiguous, so batches gather fast)."""
     part = encoded.take(rows)
     return LoopData(
-        (torch.from_numpy(part.numeric), torch.from_numpy(part.categorical)),
-        torch.from_numpy(targets[rows]),
+        tuple(torch.from_numpy(a) for a in part.arrays.values()), torch.from_numpy(targets[rows])
     )
 
 
@@ -317,7 +519,7 @@ def next_run_dir(root: Path, name: str) -> Path:
 
 
 def provenance(
-    settings: TrainSettings, state: TrainState, split: Split, data: Any, source: str
+    settings: TrainSettings, state: TrainState, split: Split, data: Any, labelled: Labelled
 ) -> Training:
     import onnxruntime
 
@@ -338,8 +540,9 @@ def provenance(
             "test": len(split.test),
         },
         stratified=split.stratified,
-        data=source,
+        data=labelled.source,
         data_sha256=fingerprint(data),
+        skipped=[{"file": path, "reason": why} for path, why in labelled.skipped],
         settings=settings.model_dump(mode="json"),
         versions={
             "learnt": __version__,
@@ -353,7 +556,12 @@ def provenance(
 
 
 def fingerprint(data: Any) -> str:
-    """sha256 of the data file, or of a DataFrame's contents."""
+    """sha256 of the data file, of a folder's files (names and contents), or of a DataFrame."""
+    if isinstance(data, str | Path) and Path(data).is_dir():
+        digest = hashlib.sha256()
+        for file in sorted(p for p in Path(data).rglob("*") if p.is_file()):
+            digest.update(str(file.relative_to(data)).encode() + b"\0" + file.read_bytes())
+        return digest.hexdigest()
     if isinstance(data, str | Path):
         from learnt.program import sha256
 

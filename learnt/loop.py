@@ -16,7 +16,7 @@ import math
 import signal
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -28,31 +28,49 @@ from learnt.stopping import StopCriteria, StopReason
 Task = Literal["classification", "regression"]
 
 
+Batch = tuple[tuple[torch.Tensor, ...], torch.Tensor]  # (model inputs, targets)
+Transform = Callable[[tuple[torch.Tensor, ...], bool], tuple[torch.Tensor, ...]]
+
+
 @dataclass
 class LoopData:
-    """Tensors held in memory: the inputs a model takes, and targets (class index or number)."""
+    """Tensors held in memory (or memory-mapped): the inputs a model takes, and targets.
+
+    `rows` selects this part's rows from shared tensors (an image store is not copied per split);
+    `transform(inputs, training)` runs on each batch — augmentation and normalisation of images.
+    """
 
     inputs: tuple[torch.Tensor, ...]
     targets: torch.Tensor
+    rows: torch.Tensor | None = None
+    transform: Transform | None = None
+    chunk_rows: int = 8192  # rows per evaluation chunk
 
     def __len__(self) -> int:
-        return len(self.targets)
+        return len(self.rows) if self.rows is not None else len(self.targets)
 
-    def batches(
-        self, batch_size: int, generator: torch.Generator
-    ) -> Iterator[tuple[tuple[torch.Tensor, ...], torch.Tensor]]:
+    def batches(self, batch_size: int, generator: torch.Generator) -> Iterator[Batch]:
         """Shuffled mini-batches: one permutation per epoch, one gather per batch, no Python per row."""
         order = torch.randperm(len(self), generator=generator)
-        for start in range(0, len(self), batch_size):
-            rows = order[start : start + batch_size]
-            yield tuple(x[rows] for x in self.inputs), self.targets[rows]
+        if self.rows is not None:
+            order = self.rows[order]
+        for start in range(0, len(order), batch_size):
+            yield self._batch(order[start : start + batch_size], training=True)
 
-    def chunks(self, size: int = 8192) -> Iterator[tuple[tuple[torch.Tensor, ...], torch.Tensor]]:
+    def chunks(self) -> Iterator[Batch]:
+        """Consecutive rows, for evaluation."""
+        size = self.chunk_rows
         for start in range(0, len(self), size):
-            yield (
-                tuple(x[start : start + size] for x in self.inputs),
-                self.targets[start : start + size],
-            )
+            if self.rows is None:
+                inputs = tuple(x[start : start + size] for x in self.inputs)
+                targets = self.targets[start : start + size]
+                yield (self.transform(inputs, False) if self.transform else inputs), targets
+            else:
+                yield self._batch(self.rows[start : start + size], training=False)
+
+    def _batch(self, rows: torch.Tensor, training: bool) -> Batch:
+        inputs = tuple(x[rows] for x in self.inputs)
+        return (self.transform(inputs, training) if self.transform else inputs), self.targets[rows]
 
 
 @dataclass(frozen=True)

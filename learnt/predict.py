@@ -9,38 +9,99 @@ manifest and `weights.safetensors` instead (a lazy import); both give the same n
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from learnt.data.encode import Encoded, encode
-from learnt.data.tables import Table
-from learnt.errors import UsageError
+from learnt.data.encode import Encoded, check_columns, encode
+from learnt.data.tables import FORMATS, Table, read_table
+from learnt.errors import DataError, UsageError
 
 if TYPE_CHECKING:
     from learnt.program import Program, Runtime
 
-CHUNK_ROWS = 65536  # bounded memory for large inputs
+TABLE_CHUNK_ROWS = 65536  # rows encoded and run at once: bounded memory for large inputs
+IMAGE_CHUNK_ROWS = 256
+
+
+def read_inputs(program: Program, sources: list[Path], *, labelled: bool = False) -> Table:
+    """What to predict on: one table file, or — for an image program — image files and folders.
+
+    For evaluation (`labelled`), a folder of images is read as one sub-folder per class.
+    """
+    from learnt.data.images import image_table, read_image_folder
+
+    image = program.manifest.preprocessing.image
+    if len(sources) == 1 and not sources[0].is_dir() and sources[0].suffix.lower() in FORMATS:
+        return read_table(sources[0])
+    if image is None:
+        listed = ", ".join(map(str, sources))
+        raise DataError(
+            f"{listed}: this program reads a table; expected one .csv, .parquet or .jsonl file"
+        )
+    if labelled:
+        if len(sources) != 1 or not sources[0].is_dir():
+            raise DataError(
+                "evaluating images needs one folder with a sub-folder of images per class"
+            )
+        found = read_image_folder(sources[0])
+        label = program.manifest.input_schema.label
+        return Table(
+            {image.column: found.columns["path"], label: found.columns["label"]}, found.source
+        )
+    found = image_table(sources)
+    return Table({image.column: found.columns["path"]}, found.source)
 
 
 def predict_table(
-    program: Program, table: Table, runtime: Runtime = "onnx"
+    program: Program, table: Table, runtime: Runtime = "onnx", *, skip_bad: bool = False
 ) -> dict[str, np.ndarray]:
-    """`prediction` (+ `proba_<class>` for classification) for every row of `table`, in order."""
-    outputs = network_outputs(program, encode(table, program.manifest.preprocessing), runtime)
-    return format_outputs(program, outputs)
+    """`prediction` (+ `proba_<class>` for classification) for every row of `table`, in order.
+
+    Image programs also return the image path first; with `skip_bad`, an unreadable image gives an
+    empty prediction and its reason in an `error` column instead of stopping.
+    """
+    bad: dict[int, str] | None = {} if skip_bad else None
+    columns = format_outputs(program, network_outputs(program, table, runtime, bad))
+    image = program.manifest.preprocessing.image
+    if image is None:
+        return columns
+    if bad:
+        rows = np.fromiter(bad, dtype=np.int64)
+        columns["prediction"] = columns["prediction"].astype(object)
+        columns["prediction"][rows] = None
+        for name in columns:
+            if name.startswith("proba_"):
+                columns[name][rows] = np.nan
+    if skip_bad:
+        errors = np.full(len(table), "", dtype=object)
+        errors[list(bad or {})] = list((bad or {}).values())
+        columns["error"] = errors
+    return {"path": table.columns[image.column], **columns}
 
 
-def network_outputs(program: Program, encoded: Encoded, runtime: Runtime = "onnx") -> np.ndarray:
-    """Raw outputs [rows, outputs]: logits, or a standardised value for regression."""
+def network_outputs(
+    program: Program, table: Table, runtime: Runtime = "onnx", bad: dict[int, str] | None = None
+) -> np.ndarray:
+    """Raw outputs [rows, outputs] (logits, or a standardised value), encoding chunk by chunk.
+
+    `bad`, when given, collects unreadable images (row → reason) instead of stopping at the first.
+    """
     run = {"onnx": _onnx_runner, "torch": _torch_runner}.get(runtime)
     if run is None:
         raise UsageError(f"--runtime {runtime}: expected 'onnx' or 'torch'")
     model = run(program)
-    parts = [
-        model(encoded.take(np.arange(s, min(s + CHUNK_ROWS, len(encoded)))))
-        for s in range(0, len(encoded), CHUNK_ROWS)
-    ]
+    preprocessing = program.manifest.preprocessing
+    check_columns(table, preprocessing)
+    chunk = IMAGE_CHUNK_ROWS if preprocessing.image is not None else TABLE_CHUNK_ROWS
+    parts = []
+    for start in range(0, len(table), chunk):
+        rows = table.take(np.arange(start, min(start + chunk, len(table))))
+        chunk_bad: dict[int, str] | None = None if bad is None else {}
+        parts.append(model(encode(rows, preprocessing, chunk_bad)))
+        if bad is not None and chunk_bad:
+            bad.update({start + row: why for row, why in chunk_bad.items()})
     return np.concatenate(parts) if parts else np.zeros((0, 1), dtype=np.float32)
 
 
@@ -77,8 +138,7 @@ def _onnx_runner(program: Program) -> Any:
     wanted = [i.name for i in session.get_inputs()]
 
     def run(encoded: Encoded) -> np.ndarray:
-        feeds = {"numeric": encoded.numeric, "categorical": encoded.categorical}
-        return session.run(None, {name: feeds[name] for name in wanted})[0]
+        return session.run(None, {name: encoded.arrays[name] for name in wanted})[0]
 
     return run
 
@@ -94,10 +154,10 @@ def _torch_runner(program: Program) -> Any:
         model = program._sessions["torch"] = load_program_weights(program)
     import torch
 
+    names = list(program.manifest.model_inputs)
+
     def run(encoded: Encoded) -> np.ndarray:
         with torch.inference_mode():
-            return model(
-                torch.from_numpy(encoded.numeric), torch.from_numpy(encoded.categorical)
-            ).numpy()
+            return model(*(torch.from_numpy(encoded.arrays[name]) for name in names)).numpy()
 
     return run

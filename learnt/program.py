@@ -27,6 +27,10 @@ from learnt.errors import ProgramError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from learnt.data.tables import Table
+
+    Inputs = str | Path | list[str | Path] | pd.DataFrame
+
 FORMAT_VERSION = 1
 MANIFEST = "program.json"
 WEIGHTS = "weights.safetensors"
@@ -50,6 +54,7 @@ class Training(BaseModel):
     stratified: bool
     data: str  # where the data came from
     data_sha256: str
+    skipped: list[dict[str, str]] = []  # unreadable inputs left out with --skip-bad: file, reason
     settings: dict[str, Any]
     versions: dict[str, str]
     created: str
@@ -64,7 +69,7 @@ class Manifest(BaseModel):
     preprocessing: Preprocessing
     labels: LabelEncoding
     architecture: dict[str, Any]  # the family's config, e.g. {"family": "mlp", "depth": 2, …}
-    onnx_inputs: list[str]
+    model_inputs: list[str]  # names of the network's inputs, in the order it takes them
     training: Training
     metrics: dict[str, Any] = {}  # on the held-out test rows
     files: dict[str, str] = {}  # sha256 of every other file in the program
@@ -95,23 +100,32 @@ class Program:
     def classes(self) -> list[Any]:
         return self.manifest.labels.classes
 
-    def predict(self, data: str | Path | pd.DataFrame, runtime: Runtime = "onnx") -> pd.DataFrame:
-        """Predictions for every row of `data` (a path or a DataFrame), in the same order."""
+    def predict(self, data: Inputs, runtime: Runtime = "onnx") -> pd.DataFrame:
+        """Predictions for every row of `data`, in order.
+
+        `data` is a table (path or DataFrame) — or, for an image program, image files and folders.
+        """
         import pandas as pd
 
-        from learnt.data.tables import read_table
         from learnt.predict import predict_table
 
-        return pd.DataFrame(predict_table(self, read_table(data), runtime))
+        return pd.DataFrame(predict_table(self, self._inputs(data, labelled=False), runtime))
 
-    def evaluate(
-        self, data: str | Path | pd.DataFrame, runtime: Runtime = "onnx"
-    ) -> dict[str, Any]:
-        """Metrics on labelled `data` (it must hold the label column)."""
-        from learnt.data.tables import read_table
+    def evaluate(self, data: Inputs, runtime: Runtime = "onnx") -> dict[str, Any]:
+        """Metrics on labelled `data`: a table with the label column, or a folder of images by class."""
         from learnt.evaluate import evaluate_table
 
-        return evaluate_table(self, read_table(data), runtime)
+        return evaluate_table(self, self._inputs(data, labelled=True), runtime)
+
+    def _inputs(self, data: Inputs, labelled: bool) -> Table:
+        from learnt.data.tables import read_table
+        from learnt.predict import read_inputs
+
+        if isinstance(data, str | Path):
+            return read_inputs(self, [Path(data)], labelled=labelled)
+        if isinstance(data, list | tuple):
+            return read_inputs(self, [Path(p) for p in data], labelled=labelled)
+        return read_table(data)
 
 
 def read_manifest(path: Path) -> Manifest:

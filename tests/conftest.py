@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -38,3 +39,35 @@ def diabetes() -> pd.DataFrame:
     from sklearn.datasets import load_diabetes
 
     return load_diabetes(as_frame=True).frame
+
+
+def write_digit_folder(folder: Path, per_class: int = 40, classes: int = 10) -> Path:
+    """A folder of real digit images (from learnt's bundled digits): folder/<digit>/<n>.png."""
+    from PIL import Image
+
+    from learnt.datasets import digits
+
+    pixels, labels = digits()
+    for label in range(classes):
+        for n, index in enumerate(np.flatnonzero(labels == label)[:per_class]):
+            target = folder / str(label)
+            target.mkdir(parents=True, exist_ok=True)
+            image = (pixels[index].astype(np.float64) * 255 / 16).round().astype(np.uint8)
+            Image.fromarray(image).save(target / f"{n:03d}.png")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def digit_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_digit_folder(tmp_path_factory.mktemp("digits") / "digits")
+
+
+@pytest.fixture(scope="session")
+def image_program(tmp_path_factory: pytest.TempPathFactory, digit_folder: Path):
+    """A small CNN program on 400 digit images, trained once for the session (read-only)."""
+    import learnt
+
+    set_quiet(True)
+    return learnt.train(
+        digit_folder, epochs=15, augment="crop", out=tmp_path_factory.mktemp("image-run")
+    )

@@ -18,10 +18,13 @@ import torch
 
 import learnt
 from learnt.architectures import build, config_from_dict
+from learnt.architectures.cnn import size_cnn
 from learnt.architectures.mlp import size_mlp
 from learnt.loop import LoopData, LoopSettings, fit
 from learnt.parameters import initialise
 from learnt.stopping import StopCriteria
+
+from .conftest import write_digit_folder
 
 
 @dataclass
@@ -29,7 +32,7 @@ class Family:
     name: str
     make_config: Callable[[], object]
     make_inputs: Callable[[int, torch.Generator], tuple[torch.Tensor, ...]]
-    make_table: Callable[[], tuple[pd.DataFrame, str]]
+    make_data: Callable[[Path], tuple[object, str | None]]
 
 
 def mlp_inputs(rows: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
@@ -38,7 +41,7 @@ def mlp_inputs(rows: int, generator: torch.Generator) -> tuple[torch.Tensor, ...
     return numeric, categorical
 
 
-def mlp_table() -> tuple[pd.DataFrame, str]:
+def mlp_table(tmp_path: Path) -> tuple[pd.DataFrame, str]:
     rng = np.random.default_rng(0)
     frame = pd.DataFrame(
         {"x": rng.normal(size=120), "colour": rng.choice(["red", "green", "blue"], 120)}
@@ -47,8 +50,17 @@ def mlp_table() -> tuple[pd.DataFrame, str]:
     return frame, "y"
 
 
+def cnn_inputs(rows: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
+    return (torch.randn(rows, 1, 16, 16, generator=generator),)  # [B, C, S, S]
+
+
+def cnn_folder(tmp_path: Path) -> tuple[Path, None]:
+    return write_digit_folder(tmp_path / "digits", per_class=15, classes=3), None
+
+
 FAMILIES = [
     Family("mlp", lambda: size_mlp(100, 5, [4, 4], 3), mlp_inputs, mlp_table),
+    Family("cnn", lambda: size_cnn(100, 16, 1, 3), cnn_inputs, cnn_folder),
 ]
 
 
@@ -105,11 +117,23 @@ def test_predictions_do_not_depend_on_row_order(family: Family) -> None:
 
 
 def test_program_round_trip_gives_the_same_predictions(family: Family, tmp_path: Path) -> None:
-    frame, label = family.make_table()
-    program = learnt.train(frame, label=label, epochs=3, out=tmp_path)
+    data, label = family.make_data(tmp_path)
+    program = learnt.train(data, label=label, epochs=3, out=tmp_path / "run")
     reloaded = learnt.load(program.path)
-    expected = program.predict(frame)
-    pd.testing.assert_frame_equal(reloaded.predict(frame), expected)
-    torch_runtime = reloaded.predict(frame, runtime="torch")
+    expected = program.predict(data)
+    pd.testing.assert_frame_equal(reloaded.predict(data), expected)
+    torch_runtime = reloaded.predict(data, runtime="torch")
     proba = [c for c in expected.columns if c.startswith("proba_")]
     np.testing.assert_allclose(torch_runtime[proba], expected[proba], atol=1e-5)
+
+
+def test_a_wrong_architecture_is_refused_before_training(family: Family, tmp_path: Path) -> None:
+    from learnt.errors import UsageError
+
+    data, label = family.make_data(tmp_path)
+    other = "cnn" if family.name == "mlp" else "mlp"
+    with pytest.raises(
+        UsageError, match=f"--arch {other}: this data needs the {family.name} family"
+    ):
+        learnt.train(data, label=label, arch=other, out=tmp_path / "run")
+    assert not (tmp_path / "run" / "program").exists()

@@ -194,9 +194,10 @@ def test_train_data_error(
     assert tree(tmp_path) == before  # no runs/, no program, no partial files
 
 
-def test_train_a_directory(cli: Callable[..., Outcome], tmp_path: Path) -> None:
-    (tmp_path / "data.csv").mkdir()
-    assert_user_error(cli("train", "data.csv", "--label", "survived"), "data.csv", "is a directory")
+def test_train_a_folder_without_class_folders(cli: Callable[..., Outcome], tmp_path: Path) -> None:
+    (tmp_path / "data.csv").mkdir()  # a folder is read as images, one sub-folder per class
+    outcome = cli("train", "data.csv")
+    assert_user_error(outcome, "data.csv", "found 0 class folders", "one sub-folder per class")
 
 
 def test_train_without_label_lists_the_columns(cli: Callable[..., Outcome], tmp_path: Path) -> None:

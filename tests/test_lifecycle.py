@@ -93,7 +93,7 @@ def test_ctrl_c_still_freezes_and_evaluates_a_program(tmp_path: Path) -> None:
 def test_quickstart_reaches_its_accuracy(tmp_path: Path) -> None:
     from learnt.quickstart import run_quickstart
 
-    run_quickstart(tmp_path)
+    run_quickstart("tables", tmp_path)
     program = learnt.load(tmp_path / "program")
     assert program.manifest.metrics["accuracy"] >= 0.95
     assert (tmp_path / "digits.csv").is_file()

@@ -1,68 +1,99 @@
 """Step 1: decide on an architecture. One module per family; this registry picks and sizes one.
 
-A family provides a pydantic config (stored in `program.json`, enough to rebuild the network) and
-an `nn.Module` built from it. Today: `mlp` for tables.
+A family provides a pydantic config (stored in `program.json`, enough to rebuild the network), a
+sizing rule, and an `nn.Module` built from the config. The kind of data picks the family:
+
+    tables → mlp (learnt/architectures/mlp.py)      images → cnn (learnt/architectures/cnn.py)
+
+`--arch` names a family and optionally its size: `mlp:3x256` (depth × width), `cnn:2x32`
+(stages × base width).
 """
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from learnt.errors import UsageError
 
 if TYPE_CHECKING:
     from torch import nn
 
+    from learnt.architectures.cnn import CNNConfig
     from learnt.architectures.mlp import MLPConfig
 
-ARCH_PATTERN = re.compile(r"^(?:(?P<family>[a-z]+))?(?::?(?P<depth>\d+)x(?P<width>\d+))?$")
+    ArchitectureConfig = MLPConfig | CNNConfig
+
+FAMILY_FOR_DATA = {"table": "mlp", "images": "cnn"}
+ARCH_PATTERN = re.compile(r"^(?P<family>[a-z]+)?(?::?(?P<first>\d+)x(?P<second>\d+))?$")
 
 
-def choose_architecture(
-    arch: str | None, *, rows: int, n_numeric: int, cardinalities: list[int], n_outputs: int
-) -> MLPConfig:
-    """The architecture for this data: the sizing rule, or `--arch` (`mlp`, `mlp:3x256`, `3x256`)."""
+def parse_arch(arch: str | None, data_kind: str) -> tuple[int | None, int | None]:
+    """The two size numbers of `--arch` (or None), checking the family fits the data."""
+    family = FAMILY_FOR_DATA[data_kind]
+    if not arch:
+        return None, None
+    match = ARCH_PATTERN.match(arch.strip().lower().replace("×", "x"))
+    example = {"mlp": "mlp:3x256 (depth × width)", "cnn": "cnn:2x32 (stages × base width)"}[family]
+    if not match or match["family"] not in (None, family):
+        raise UsageError(
+            f"--arch {arch}: this data needs the {family} family; expected '{family}' or e.g. {example}"
+        )
+    if not match["first"]:
+        return None, None
+    first, second = int(match["first"]), int(match["second"])
+    if not (1 <= first <= 32 and 1 <= second <= 16384):
+        raise UsageError(f"--arch {arch}: depth must be 1–32 and width 1–16384")
+    return first, second
+
+
+def choose_architecture(arch: str | None, data_kind: str, **sizes: Any) -> ArchitectureConfig:
+    """The family for the data, sized by its rule — or by `--arch`.
+
+    Tables: rows, n_numeric, cardinalities, n_outputs. Images: images, size, channels, n_outputs.
+    """
+    first, second = parse_arch(arch, data_kind)
+    if data_kind == "images":
+        from learnt.architectures.cnn import size_cnn
+
+        return size_cnn(**sizes, stages=first, base_width=second)
     from learnt.architectures.mlp import size_mlp
 
-    depth = width = None
-    if arch:
-        match = ARCH_PATTERN.match(arch.strip().lower().replace("×", "x"))
-        if not match or (match["family"] not in (None, "mlp")):
-            raise UsageError(
-                f"--arch {arch}: expected 'mlp', 'mlp:DEPTHxWIDTH' or 'DEPTHxWIDTH' (e.g. mlp:3x256)"
-            )
-        if match["depth"]:
-            depth, width = int(match["depth"]), int(match["width"])
-            if not (1 <= depth <= 32 and 1 <= width <= 16384):
-                raise UsageError(f"--arch {arch}: depth must be 1–32 and width 1–16384")
-    return size_mlp(rows, n_numeric, cardinalities, n_outputs, depth=depth, width=width)
+    return size_mlp(**sizes, depth=first, width=second)
 
 
-def config_from_dict(data: dict) -> MLPConfig:
+def config_from_dict(data: dict[str, Any]) -> ArchitectureConfig:
     """The family config stored in `program.json` (validated), e.g. to rebuild the network."""
-    from learnt.architectures.mlp import MLPConfig
-
     family = data.get("family")
-    if family != "mlp":
-        raise UsageError(
-            f"unknown architecture family {family!r}; this version of learnt knows 'mlp'"
-        )
-    return MLPConfig.model_validate(data)
+    if family == "mlp":
+        from learnt.architectures.mlp import MLPConfig
+
+        return MLPConfig.model_validate(data)
+    if family == "cnn":
+        from learnt.architectures.cnn import CNNConfig
+
+        return CNNConfig.model_validate(data)
+    raise UsageError(
+        f"unknown architecture family {family!r}; this version of learnt knows mlp and cnn"
+    )
 
 
-def build(config: MLPConfig) -> nn.Module:
+def build(config: ArchitectureConfig) -> nn.Module:
     """A freshly initialised network for `config` (seed the RNG before calling)."""
+    if config.family == "cnn":
+        from learnt.architectures.cnn import ImageCNN
+
+        return ImageCNN(config)  # type: ignore[arg-type]
     from learnt.architectures.mlp import TabularMLP
 
-    return TabularMLP(config)
+    return TabularMLP(config)  # type: ignore[arg-type]
 
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def describe(config: MLPConfig, parameters: int) -> str:
+def describe(config: ArchitectureConfig, parameters: int) -> str:
     """'mlp 3×256, 201k parameters'."""
     return f"{config.describe()}, {human_count(parameters)} parameters"
 

@@ -24,6 +24,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel
 
+from learnt.data.images import ImageInput
 from learnt.data.schema import Schema, Task, abbreviate
 from learnt.data.tables import Table
 from learnt.errors import DataError
@@ -62,8 +63,9 @@ class CategoricalInput(BaseModel):
 class Preprocessing(BaseModel):
     """Everything fitted on the training rows that turns a table into network inputs."""
 
-    numeric: list[NumericInput]
-    categorical: list[CategoricalInput]
+    numeric: list[NumericInput] = []
+    categorical: list[CategoricalInput] = []
+    image: ImageInput | None = None
 
     @property
     def n_numeric(self) -> int:
@@ -76,6 +78,8 @@ class Preprocessing(BaseModel):
     @property
     def columns(self) -> list[str]:
         names = [n.column for n in self.numeric] + [c.column for c in self.categorical]
+        if self.image is not None:
+            names.append(self.image.column)
         return list(dict.fromkeys(names))
 
 
@@ -90,16 +94,19 @@ class LabelEncoding(BaseModel):
 
 @dataclass
 class Encoded:
-    """Network inputs for a set of rows (numpy; the loop turns them into tensors)."""
+    """Network inputs for a set of rows, by name (the names of the ONNX graph's inputs).
 
-    numeric: np.ndarray  # float32 [rows, n_numeric]
-    categorical: np.ndarray  # int64 [rows, n_categorical]
+    Tables: `numeric` float32 [rows, n_numeric] and `categorical` int64 [rows, n_categorical];
+    images: `image` float32 [rows, C, S, S] (uint8 before normalisation, during training).
+    """
+
+    arrays: dict[str, np.ndarray]
 
     def __len__(self) -> int:
-        return len(self.numeric)
+        return len(next(iter(self.arrays.values())))
 
     def take(self, rows: np.ndarray) -> Encoded:
-        return Encoded(self.numeric[rows], self.categorical[rows])
+        return Encoded({name: array[rows] for name, array in self.arrays.items()})
 
 
 # --- canonical values ---------------------------------------------------------------------------
@@ -322,9 +329,16 @@ def check_columns(table: Table, preprocessing: Preprocessing) -> None:
         )
 
 
-def encode(table: Table, preprocessing: Preprocessing) -> Encoded:
-    """Network inputs for every row of `table` (extra columns are ignored)."""
+def encode(
+    table: Table, preprocessing: Preprocessing, bad: dict[int, str] | None = None
+) -> Encoded:
+    """Network inputs for every row of `table` (extra columns are ignored).
+
+    `bad`, when given, collects rows whose image cannot be decoded (their input is left blank).
+    """
     check_columns(table, preprocessing)
+    if preprocessing.image is not None:
+        return Encoded({"image": encode_images(table, preprocessing.image, bad)})
     rows = len(table)
     values, indicators = [], []
     parsed: dict[str, np.ndarray] = {}
@@ -338,7 +352,36 @@ def encode(table: Table, preprocessing: Preprocessing) -> Encoded:
     categorical = np.zeros((rows, len(preprocessing.categorical)), dtype=np.int64)
     for j, spec in enumerate(preprocessing.categorical):
         categorical[:, j] = encode_categories(table.columns[spec.column], spec.categories)
-    return Encoded(numeric.astype(np.float32), categorical)
+    return Encoded({"numeric": numeric.astype(np.float32), "categorical": categorical})
+
+
+def encode_images(table: Table, spec: ImageInput, bad: dict[int, str] | None = None) -> np.ndarray:
+    """Decode, resize and normalise the images a table's path column names: float32 [rows, C, S, S].
+
+    A file that cannot be decoded is an error naming it and its row — or, when `bad` is given,
+    recorded there (row → reason) and left blank.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from learnt.data.images import BadImage, decode_image, normalise, resolve_paths
+
+    paths = resolve_paths(table.columns[spec.column], table.base)
+    pixels = np.zeros((len(paths), spec.channels, spec.size, spec.size), dtype=np.uint8)
+
+    def decode(row: int) -> tuple[int, str | None]:
+        try:
+            pixels[row] = decode_image(paths[row], spec.size, spec.channels)
+            return row, None
+        except BadImage as error:
+            return row, str(error)
+
+    with ThreadPoolExecutor(max_workers=min(8, max(1, len(paths) // 16))) as pool:
+        problems = [(row, why) for row, why in pool.map(decode, range(len(paths))) if why]
+    for row, why in problems:
+        if bad is None:
+            raise DataError(f"{table.where(row, spec.column)}: image {paths[row]}: {why}")
+        bad[row] = why
+    return normalise(pixels, spec)
 
 
 def _raw_values(

@@ -7,6 +7,7 @@ The rules, applied to the training table once and printed:
 * numbers are **numeric**, except integers with at most 5 distinct values (codes such as a
   passenger class), which are **categorical**, and unique integers in a column named like an id;
 * ISO dates (`2024-05-01`, `2024-05-01 12:30`) are **datetime**, expanded to numeric parts;
+* paths ending in an image extension (`.png`, `.jpg`, …) are an **image** column;
 * strings are **categorical** unless they look like identifiers or free text (many distinct values
   relative to the rows), which are dropped with a notice: they would only memorise rows.
 
@@ -21,12 +22,13 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from pydantic import BaseModel
 
+from learnt.data.images import IMAGE_SUFFIXES
 from learnt.errors import DataError, UsageError, closest
 
 if TYPE_CHECKING:
     import pandas as pd
 
-Kind = Literal["numeric", "boolean", "categorical", "datetime"]
+Kind = Literal["numeric", "boolean", "categorical", "datetime", "image"]
 Task = Literal["classification", "regression"]
 
 MAX_CODE_LEVELS = 5  # integers with at most this many values are codes, not quantities
@@ -57,9 +59,10 @@ class Schema(BaseModel):
 
     def describe(self) -> str:
         """'7 features — numeric: age, fare; boolean: sex …' plus a line for dropped columns."""
-        kinds = ("numeric", "boolean", "categorical", "datetime")
+        kinds = ("numeric", "boolean", "categorical", "datetime", "image")
         parts = [f"{kind}: {abbreviate(names)}" for kind in kinds if (names := self.of_kind(kind))]
-        text = f"{len(self.features)} features — " + "; ".join(parts)
+        count = f"{len(self.features)} feature{'s' if len(self.features) != 1 else ''}"
+        text = f"{count} — " + "; ".join(parts)
         if self.dropped:
             shown = [f"{d.name} ({d.reason})" for d in self.dropped[:8]]
             more = f"; … {len(self.dropped) - 8} more" if len(self.dropped) > 8 else ""
@@ -117,6 +120,30 @@ def infer_schema(
     return Schema(label=label, task=task, features=features, dropped=dropped)
 
 
+def find_image_column(frame: pd.DataFrame, label: str) -> str | None:
+    """The first text column (other than the label) whose values are image file paths."""
+    for name in frame.columns:
+        if name == label or (
+            frame[name].dtype.kind not in "OSU" and str(frame[name].dtype) != "str"
+        ):
+            continue
+        values = frame[name].dropna().astype(str)
+        if len(values) and values.str.lower().str.endswith(tuple(IMAGE_SUFFIXES)).mean() >= 0.9:
+            return str(name)
+    return None
+
+
+def image_schema(frame: pd.DataFrame, label: str, task: Task, column: str) -> Schema:
+    """An image column is the only input of an image program; other columns are left out, and said so."""
+    others = [str(c) for c in frame.columns if c not in (label, column)]
+    dropped = [
+        DroppedColumn(name=name, reason="not read beside an image column") for name in others
+    ]
+    return Schema(
+        label=label, task=task, features=[Column(name=column, kind="image")], dropped=dropped
+    )
+
+
 def infer_task(labels: pd.Series) -> Task:
     """Classification for text, booleans and few distinct integers; regression for other numbers."""
     values = labels.dropna()
@@ -153,6 +180,8 @@ def infer_kind(column: pd.Series, name: str) -> tuple[Kind | None, str]:
             return None, f"id-like: {distinct} distinct integers in {len(values)} rows"
         return "numeric", ""
     text = values.astype(str)
+    if text.str.lower().str.endswith(tuple(IMAGE_SUFFIXES)).mean() >= 0.9:
+        return "image", ""
     if text.str.match(ISO_DATE).mean() >= 0.95:
         return "datetime", ""
     ratio = distinct / len(values)

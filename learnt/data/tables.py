@@ -40,6 +40,7 @@ class Table:
     columns: dict[str, np.ndarray]
     source: str
     row_names: np.ndarray | None = None  # DataFrame index labels; None means "row 1, 2, …"
+    base: Path = Path()  # relative paths in the table (e.g. to images) start here
 
     def __len__(self) -> int:
         return len(next(iter(self.columns.values()))) if self.columns else 0
@@ -53,7 +54,7 @@ class Table:
     def take(self, rows: np.ndarray) -> Table:
         """The rows at positions `rows`, keeping their names for messages."""
         names = self.row_names[rows] if self.row_names is not None else rows + 1
-        return Table({k: v[rows] for k, v in self.columns.items()}, self.source, names)
+        return Table({k: v[rows] for k, v in self.columns.items()}, self.source, names, self.base)
 
 
 def table_format(path: Path) -> str:
@@ -114,7 +115,8 @@ def dataframe_to_table(frame: pd.DataFrame, source: str) -> Table:
     """Columns of `frame` as numpy arrays; a DataFrame's own index names its rows in messages."""
     columns = {str(name): frame[name].to_numpy() for name in frame.columns}
     keeps_positions = source != "DataFrame" or frame.index.equals(range(len(frame)))
-    return Table(columns, source, None if keeps_positions else np.asarray(frame.index))
+    base = Path(source).parent if source != "DataFrame" else Path()
+    return Table(columns, source, None if keeps_positions else np.asarray(frame.index), base)
 
 
 # --- runtime reader (standard library) ----------------------------------------------------------
@@ -142,7 +144,7 @@ def _read_csv(path: Path) -> Table:
     header, records = _csv_records(path)
     values = np.array(records, dtype=object).reshape(len(records), len(header))
     columns = {name: values[:, i] for i, name in enumerate(header)}
-    return Table(columns, str(path))
+    return Table(columns, str(path), base=path.parent)
 
 
 def _csv_records(path: Path) -> tuple[list[str], list[list[str]]]:
@@ -195,7 +197,7 @@ def _read_jsonl(path: Path) -> Table:
         column = np.empty(len(records), dtype=object)
         column[:] = [record.get(name) for record in records]
         columns[name] = column
-    return Table(columns, str(path))
+    return Table(columns, str(path), base=path.parent)
 
 
 def _read_parquet(path: Path) -> Table:
@@ -211,7 +213,7 @@ def _read_parquet(path: Path) -> Table:
     for name in arrow.column_names:
         values = arrow.column(name).to_numpy(zero_copy_only=False)
         columns[name] = values if values.dtype.kind in "fiub" else values.astype(object)
-    return Table(columns, str(path))
+    return Table(columns, str(path), base=path.parent)
 
 
 def _open_text(path: Path) -> io.TextIOWrapper:

@@ -45,9 +45,9 @@ def test_numeric_missing_values_get_the_training_median_and_an_indicator() -> No
     (spec,) = preprocessing.numeric
     assert spec.median == 20 and spec.indicator
     encoded = encode(table(age=["", "20"]), preprocessing)
-    assert encoded.numeric.shape == (2, 2)
-    assert encoded.numeric[0, 0] == encoded.numeric[1, 0]  # missing → median
-    assert encoded.numeric[:, 1].tolist() == [1.0, 0.0]
+    assert encoded.arrays["numeric"].shape == (2, 2)
+    assert encoded.arrays["numeric"][0, 0] == encoded.arrays["numeric"][1, 0]  # missing → median
+    assert encoded.arrays["numeric"][:, 1].tolist() == [1.0, 0.0]
 
 
 def test_statistics_come_from_the_training_rows_only() -> None:
@@ -62,7 +62,9 @@ def test_categories_missing_and_unknown_slots() -> None:
     )
     preprocessing = fit_preprocessing(table(port=["S", "S", "C", "C", "Q", None]), schema)
     assert preprocessing.categorical[0].categories == ["C", "S"]  # Q is seen once: rare → unknown
-    codes = encode(table(port=["S", "C", "Q", None, "Atlantis"]), preprocessing).categorical[:, 0]
+    codes = encode(table(port=["S", "C", "Q", None, "Atlantis"]), preprocessing).arrays[
+        "categorical"
+    ][:, 0]
     assert codes[2] == UNKNOWN and codes[3] == MISSING_SLOT and codes[4] == UNKNOWN
     assert codes[0] != codes[1] and min(codes[:2]) >= 2
 

@@ -1,0 +1,282 @@
+"""Step 3 for images: find labelled pictures, decode each one once into a uint8 store.
+
+    learnt train photos/                      photos/<class>/**/*.png|jpg|jpeg|bmp|gif|webp|tif
+    learnt train labels.csv --label species   a column of image paths, relative to the file
+
+Pillow decodes every image exactly once: EXIF orientation applied, the first frame of a GIF,
+grayscale/RGB/RGBA/palette brought to the program's channel count (transparency composited on
+white), the shorter side resized to the input size and the centre cropped square. The result is
+one `uint8 [N, C, S, S]` array — in memory up to `IN_MEMORY_BYTES`, a memory-mapped file beyond —
+so training epochs never touch Pillow. Pillow's decompression-bomb limit is kept: an image over it
+is a bad file like a corrupt one, named in the error (or skipped and counted with `--skip-bad`).
+This module needs numpy and Pillow only, so prediction uses it without torch.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel
+
+from learnt.data.tables import Table
+from learnt.errors import DataError, require
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
+IN_MEMORY_BYTES = 2 * 1024**3  # a larger store is a memory-mapped file in the run directory
+MAX_SIZE, MIN_SIZE = 64, 16  # the chosen input size is the median shorter side, within these
+SURVEY_SAMPLE = 256
+GRAYSCALE_MODES = frozenset({"1", "L", "LA", "I", "I;16", "F"})
+
+
+class ImageInput(BaseModel):
+    """How an image column becomes the network input `image` float32 [B, C, S, S]."""
+
+    column: str
+    size: int
+    channels: Literal[1, 3]
+    mean: list[float]  # per channel, of pixel/255 over the training images
+    std: list[float]
+    resize: Literal["shorter-side-then-centre-crop"] = "shorter-side-then-centre-crop"
+
+
+class BadImage(Exception):
+    """One file that cannot be used as an image; `str()` says why."""
+
+
+@dataclass
+class Decoded:
+    """Decoded pixels of the usable images, and what was wrong with the others."""
+
+    pixels: np.ndarray  # uint8 [N_good, C, S, S]
+    good: np.ndarray  # positions (in the input order) of the decoded images
+    bad: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+
+
+# --- finding images -----------------------------------------------------------------------------
+
+
+def is_image_path(value: object) -> bool:
+    return isinstance(value, str) and Path(value).suffix.lower() in IMAGE_SUFFIXES
+
+
+def read_image_folder(root: Path) -> Table:
+    """A table with `path` and `label` columns from `root/<class>/…` (one sub-folder per class)."""
+    if not root.exists():
+        raise DataError(f"{root}: no such folder")
+    try:
+        folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    except PermissionError as error:
+        raise DataError(f"{root}: cannot be read (permission denied)") from error
+    if len(folders) < 2:
+        raise DataError(
+            f"{root}: found {len(folders)} class folder{'s' if len(folders) != 1 else ''}; expected one "
+            "sub-folder per class (at least two), e.g. photos/cats/*.jpg and photos/dogs/*.jpg"
+        )
+    paths: list[str] = []
+    labels: list[str] = []
+    for folder in folders:
+        images = find_images([folder])
+        if not images:
+            raise DataError(
+                f"{folder}: class folder '{folder.name}' has no images "
+                f"(looked for {', '.join(sorted(IMAGE_SUFFIXES))})"
+            )
+        paths += [str(p) for p in images]
+        labels += [folder.name] * len(images)
+    return Table(
+        {"path": np.array(paths, dtype=object), "label": np.array(labels, dtype=object)}, str(root)
+    )
+
+
+def find_images(sources: Sequence[Path]) -> list[Path]:
+    """Image files among `sources`: files as given, folders searched recursively (sorted)."""
+    found: list[Path] = []
+    for source in sources:
+        if source.is_dir():
+            try:
+                found += sorted(
+                    p
+                    for p in source.rglob("*")
+                    if p.suffix.lower() in IMAGE_SUFFIXES
+                    and p.is_file()
+                    and not any(part.startswith(".") for part in p.relative_to(source).parts)
+                )
+            except PermissionError as error:
+                raise DataError(f"{source}: cannot be read (permission denied)") from error
+        elif source.exists():
+            found.append(source)
+        else:
+            raise DataError(f"{source}: no such file or folder")
+    return found
+
+
+def image_table(sources: Sequence[Path]) -> Table:
+    """A one-column (`path`) table of the images in files and folders, for prediction."""
+    images = find_images(sources)
+    if not images:
+        raise DataError(f"{', '.join(map(str, sources))}: no images found")
+    return Table(
+        {"path": np.array([str(p) for p in images], dtype=object)}, ", ".join(map(str, sources))
+    )
+
+
+def resolve_paths(column: np.ndarray, base: Path) -> list[str]:
+    """Image paths from a table column, relative paths taken from the table file's folder."""
+    return [str(Path(v) if Path(str(v)).is_absolute() else base / str(v)) for v in column.tolist()]
+
+
+# --- decoding -----------------------------------------------------------------------------------
+
+
+def survey(paths: Sequence[str], seed: int = 0) -> tuple[int, Literal[1, 3]]:
+    """Input size (median shorter side, within MIN_SIZE–MAX_SIZE) and channels, from a sample."""
+    require("PIL", "images")
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    sample = rng.choice(len(paths), min(len(paths), SURVEY_SAMPLE), replace=False)
+    sides, grey = [], True
+    for i in sample.tolist():
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                with Image.open(paths[i]) as image:
+                    sides.append(min(image.size))
+                    grey = grey and image.mode in GRAYSCALE_MODES
+        except Exception:  # bad files are reported when decoding
+            continue
+    size = int(np.clip(np.median(sides), MIN_SIZE, MAX_SIZE)) if sides else MAX_SIZE
+    return size, 1 if grey else 3
+
+
+def decode_image(path: str, size: int, channels: int) -> np.ndarray:
+    """uint8 [C, size, size]: oriented, converted, shorter side resized, centre cropped."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image.draft("L" if channels == 1 else "RGB", (size, size))  # JPEG: decode smaller
+                image = ImageOps.exif_transpose(image)
+                image = to_channels(image, channels)
+                pixels = np.asarray(centre_square(image, size), dtype=np.uint8)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise BadImage(
+            f"too many pixels for an image (decompression-bomb limit): {error}"
+        ) from error
+    except UnidentifiedImageError as error:
+        raise BadImage("not an image, or a format Pillow cannot read") from error
+    except FileNotFoundError as error:
+        raise BadImage("no such file") from error
+    except PermissionError as error:
+        raise BadImage("cannot be read (permission denied)") from error
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        raise BadImage(f"corrupt or truncated ({error})") from error
+    return pixels[None] if channels == 1 else pixels.transpose(2, 0, 1)  # [H, W, C] → [C, H, W]
+
+
+def to_channels(image: Any, channels: int) -> Any:
+    """Grayscale ('L') or RGB; transparent pixels composited on white."""
+    from PIL import Image
+
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+    return image.convert("L" if channels == 1 else "RGB")
+
+
+def centre_square(image: Any, size: int) -> Any:
+    from PIL import Image
+
+    width, height = image.size
+    scale = size / min(width, height)
+    resized = (max(size, round(width * scale)), max(size, round(height * scale)))
+    if resized != image.size:
+        image = image.resize(resized, Image.Resampling.BILINEAR)
+    left, top = (resized[0] - size) // 2, (resized[1] - size) // 2
+    return image.crop((left, top, left + size, top + size))
+
+
+def decode_all(
+    paths: Sequence[str],
+    size: int,
+    channels: int,
+    *,
+    skip_bad: bool,
+    source: str,
+    store: Path | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Decoded:
+    """Decode every image once (threads: Pillow releases the GIL while decoding).
+
+    A bad file stops with an error naming it, unless `skip_bad`, which leaves it out and records it.
+    """
+    require("PIL", "images")
+    shape = (len(paths), channels, size, size)
+    pixels = _allocate(shape, store)
+    ok = np.zeros(len(paths), dtype=bool)
+    bad: list[tuple[str, str]] = []
+
+    def work(i: int) -> tuple[int, str | None]:
+        try:
+            pixels[i] = decode_image(paths[i], size, channels)
+            return i, None
+        except BadImage as error:
+            return i, str(error)
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        for i, problem in pool.map(work, range(len(paths)), chunksize=64):
+            if problem is None:
+                ok[i] = True
+            elif skip_bad:
+                bad.append((paths[i], problem))
+            else:
+                pool.shutdown(cancel_futures=True)
+                raise DataError(
+                    f"{source}: image {paths[i]}: {problem} (use --skip-bad to leave such files out)"
+                )
+            if progress is not None:
+                progress(1)
+    good = np.flatnonzero(ok)
+    return Decoded(pixels if ok.all() else pixels[good], good, bad)
+
+
+def _allocate(shape: tuple[int, ...], store: Path | None) -> np.ndarray:
+    if store is not None and int(np.prod(shape)) > IN_MEMORY_BYTES:
+        store.parent.mkdir(parents=True, exist_ok=True)
+        return np.lib.format.open_memmap(store, mode="w+", dtype=np.uint8, shape=shape)
+    return np.zeros(shape, dtype=np.uint8)
+
+
+def fit_image_input(
+    column: str, pixels: np.ndarray, size: int, channels: Literal[1, 3]
+) -> ImageInput:
+    """Per-channel mean and std of pixel/255 over the training images (in chunks: bounded memory)."""
+    total = np.zeros(channels)
+    squares = np.zeros(channels)
+    count = 0
+    for start in range(0, len(pixels), 4096):
+        chunk = pixels[start : start + 4096].astype(np.float64) / 255.0
+        total += chunk.sum(axis=(0, 2, 3))
+        squares += (chunk**2).sum(axis=(0, 2, 3))
+        count += chunk.shape[0] * chunk.shape[2] * chunk.shape[3]
+    mean = total / count
+    std = np.sqrt(np.maximum(squares / count - mean**2, 1e-12))
+    return ImageInput(
+        column=column, size=size, channels=channels, mean=mean.tolist(), std=std.tolist()
+    )
+
+
+def normalise(pixels: np.ndarray, spec: ImageInput) -> np.ndarray:
+    """float32 [B, C, S, S] = (pixel/255 - mean) / std, as the network was trained on."""
+    mean = np.asarray(spec.mean, dtype=np.float32)[None, :, None, None]
+    std = np.asarray(spec.std, dtype=np.float32)[None, :, None, None]
+    return ((pixels.astype(np.float32) / 255.0) - mean) / std
