@@ -38,16 +38,12 @@ from common import (
 )
 
 if TYPE_CHECKING:
-    import numpy as np
     import pandas as pd
     import torch
     from torch import nn
 
     from learnt.architectures.mlp import MLPConfig
-    from learnt.data.encode import Encoded, Preprocessing
-    from learnt.data.split import Split
-    from learnt.data.tables import Table
-    from learnt.loop import LoopData, LoopSettings, Task, TrainState
+    from learnt.loop import LoopData, LoopSettings, TrainState
 
 GOAL_RATIO = 1.05
 MIN_ROUNDS = 2  # runs per side before the time budget may end a comparison
@@ -76,58 +72,18 @@ class Timing:
 
 
 def prepare(name: str, data: pd.DataFrame | Path, label: str, epochs: int) -> Prepared:
-    """Read, split, encode and size exactly as `learnt train` would, with patience off."""
+    """Read, split, encode and size exactly as `learnt train` does, with patience off."""
     from learnt.architectures import choose_architecture
     from learnt.config import make_settings
-    from learnt.data.schema import infer_task
-    from learnt.data.split import split_rows
-    from learnt.data.tables import dataframe_to_table, read_dataframe
-    from learnt.lifecycle import labelled_rows, loop_data, make_loop_settings
+    from learnt.lifecycle import make_loop_settings
+    from learnt.lifecycle import prepare as prepare_data
 
     settings = make_settings(label=label, epochs=epochs, patience=None)
-    frame, source = read_dataframe(data)
-    task = infer_task(frame[label])
-    targets, table, frame = labelled_rows(dataframe_to_table(frame, source), frame, label, task)
-    classes = targets if task == "classification" else None
-    split = split_rows(
-        classes,
-        len(targets),
-        test_size=settings.test_size,
-        val_size=settings.val_size,
-        seed=settings.seed,
-    )
-    encoded, preprocessing, targets, n_outputs = encode_rows(
-        table, frame, targets, split, label, task
-    )
-    config = choose_architecture(
-        None,
-        rows=len(split.train),
-        n_numeric=preprocessing.n_numeric,
-        cardinalities=preprocessing.cardinalities,
-        n_outputs=n_outputs,
-    )
-    loop_settings = make_loop_settings(settings, task, len(split.train))
-    train, validation = (
-        loop_data(encoded, targets, rows) for rows in (split.train, split.validation)
-    )
-    return Prepared(name, config, loop_settings, train, validation)
-
-
-def encode_rows(
-    table: Table, frame: pd.DataFrame, targets: np.ndarray, split: Split, label: str, task: Task
-) -> tuple[Encoded, Preprocessing, np.ndarray, int]:
-    """(inputs, preprocessing, targets, outputs) as `learnt.lifecycle.run` makes them."""
-    from learnt.data.encode import encode, fit_labels, fit_preprocessing
-    from learnt.data.schema import infer_schema
-
-    schema = infer_schema(frame.iloc[split.train], label, task=task, source=table.source)
-    preprocessing = fit_preprocessing(table.take(split.train), schema)
-    if task == "classification":
-        n_outputs = len(fit_labels(table.columns[label], task).classes)
-    else:
-        n_outputs, labels = 1, fit_labels(table.columns[label][split.train], task)
-        targets = ((targets - labels.mean) / labels.std).astype("float32")
-    return encode(table, preprocessing), preprocessing, targets, n_outputs
+    with tempfile.TemporaryDirectory() as run_dir:
+        labelled, split, prepared = prepare_data(data, settings, Path(run_dir))
+    config = choose_architecture(None, prepared.data_kind, **prepared.sizes)
+    loop_settings = make_loop_settings(settings, labelled.task, len(split.train))
+    return Prepared(name, config, loop_settings, prepared.train, prepared.validation)
 
 
 def fresh_model(config: MLPConfig, seed: int) -> nn.Module:

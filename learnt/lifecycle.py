@@ -110,37 +110,10 @@ def run(
     suggest_next: bool = True,
 ) -> TrainResult:
     """All eight steps; returns the program (already written to its run directory) and the state."""
-    # 3. labelled data
-    labelled = read_labelled(data, settings)
-    run_dir = settings.out or next_run_dir(Path("runs"), labelled.name)
+    run_dir = settings.out or next_run_dir(Path("runs"), run_name(data))
     program_dir = run_dir / "program"
     check_output(program_dir, settings.force)  # before any expensive work
-    if labelled.image_column is not None:
-        labelled = decode_images(labelled, settings, run_dir)
-
-    # 4. keep data for testing
-    classes = labelled.targets if labelled.task == "classification" else None
-    split = split_rows(
-        classes,
-        len(labelled.targets),
-        test_size=settings.test_size,
-        val_size=settings.val_size,
-        seed=settings.seed,
-    )
-    say(
-        step(
-            "split",
-            f"{split.describe()}, seed {settings.seed}; test rows stay unseen until evaluation",
-        )
-    )
-
-    # 3. features, fitted on the training rows only
-    prepared = (
-        prepare_images(labelled, split, settings)
-        if labelled.pixels is not None
-        else prepare_table(labelled, split, settings)
-    )
-    say(step("schema", prepared.schema.describe()))
+    labelled, split, prepared = prepare(data, settings, run_dir)
 
     # 1. architecture, 2. initial parameters
     config = choose_architecture(settings.arch, prepared.data_kind, **prepared.sizes)
@@ -206,6 +179,45 @@ def run(
     return TrainResult(program, state, run_dir, split)
 
 
+def prepare(
+    data: str | Path | pd.DataFrame, settings: TrainSettings, run_dir: Path
+) -> tuple[Labelled, Split, Prepared]:
+    """Steps 3 and 4: the labelled rows, their split, and everything fitted on the training rows.
+
+    `run_dir` holds the image store when images are too many to keep in memory.
+    """
+    labelled = read_labelled(data, settings)
+    if labelled.image_column is not None:
+        labelled = decode_images(labelled, settings, run_dir)
+
+    # 4. keep data for testing
+    classes = labelled.targets if labelled.task == "classification" else None
+    split = split_rows(
+        classes,
+        len(labelled.targets),
+        test_size=settings.test_size,
+        val_size=settings.val_size,
+        seed=settings.seed,
+    )
+    say(
+        step(
+            "split",
+            f"{split.describe()}, seed {settings.seed}; test rows stay unseen until evaluation",
+        )
+    )
+
+    # 3. features, fitted on the training rows only
+    fit = prepare_images if labelled.pixels is not None else prepare_table
+    prepared = fit(labelled, split, settings)
+    say(step("schema", prepared.schema.describe()))
+    return labelled, split, prepared
+
+
+def run_name(data: str | Path | pd.DataFrame) -> str:
+    """The default run directory's name: the data file's (or folder's) name."""
+    return (Path(data).stem or "data") if isinstance(data, str | Path) else "dataframe"
+
+
 @dataclass
 class Labelled:
     """The labelled rows (unlabelled and, with --skip-bad, unreadable ones removed) and their targets."""
@@ -216,7 +228,6 @@ class Labelled:
     label: str
     task: Task
     source: str
-    name: str  # for the run directory
     image_column: str | None = None
     pixels: np.ndarray | None = None  # uint8 [rows, C, S, S], once decoded
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why)
@@ -277,8 +288,7 @@ def read_labelled(data: str | Path | pd.DataFrame, settings: TrainSettings) -> L
     else:
         what = f"table: {len(frame)} labelled rows, {len(frame.columns) - 1} columns"
     say(step("data", f"{source} — {what}; label '{label}' → {task}"))
-    name = Path(source).stem if source != "DataFrame" else "dataframe"
-    return Labelled(table, frame, targets, label, task, source, name or "data", image_column)
+    return Labelled(table, frame, targets, label, task, source, image_column)
 
 
 def require_label(label: str | None, frame: pd.DataFrame, source: str) -> str:

@@ -40,7 +40,11 @@ Transform = Literal["number", "boolean", "year", "month", "day", "weekday", "hou
 
 
 class NumericInput(BaseModel):
-    """One standardised input: `(transform(column) or median - mean) / std`."""
+    """One standardised input: `(clip(transform(column), low, high) or median - mean) / std`.
+
+    Values are clipped to the range seen in training: a network extrapolates linearly, so one data
+    error far outside that range (a diamond 58.9 mm wide) would otherwise give an absurd prediction.
+    """
 
     column: str
     transform: Transform
@@ -48,6 +52,8 @@ class NumericInput(BaseModel):
     median: float
     mean: float
     std: float
+    low: float | None = None  # the training range (None: no clipping)
+    high: float | None = None
     indicator: bool  # add a 0/1 "was missing" input
 
 
@@ -260,6 +266,8 @@ def _fit_numeric(
         median=median,
         mean=float(filled.mean()),
         std=std if std > 0 else 1.0,
+        low=float(finite.min()) if len(finite) else None,
+        high=float(finite.max()) if len(finite) else None,
         indicator=bool(len(finite) < len(values)),
     )
 
@@ -345,7 +353,8 @@ def encode(
     for spec in preprocessing.numeric:
         raw = _raw_values(spec, table.columns[spec.column], table, parsed)
         missing = ~np.isfinite(raw)
-        values.append((np.where(missing, spec.median, raw) - spec.mean) / spec.std)
+        known = np.clip(raw, spec.low, spec.high) if spec.low is not None else raw
+        values.append((np.where(missing, spec.median, known) - spec.mean) / spec.std)
         if spec.indicator:
             indicators.append(missing.astype(np.float64))
     numeric = np.stack(values + indicators, axis=1) if values else np.zeros((rows, 0))

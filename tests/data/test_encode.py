@@ -107,3 +107,12 @@ def test_labels() -> None:
     assert classes.classes == ["ham", "spam"]
     numbers = fit_labels(np.array([1.0, 3.0]), "regression")
     assert (numbers.mean, numbers.std) == (2.0, 1.0)
+
+
+def test_numbers_outside_the_training_range_are_clipped_to_it() -> None:
+    schema = Schema(label="y", task="regression", features=[Column(name="width", kind="numeric")])
+    preprocessing = fit_preprocessing(table(width=[3.0, 5.0, 7.0]), schema)
+    assert (preprocessing.numeric[0].low, preprocessing.numeric[0].high) == (3.0, 7.0)
+    encoded = encode(table(width=["58.9", "7", "-1", ""]), preprocessing).arrays["numeric"][:, 0]
+    assert encoded[0] == encoded[1]  # 58.9 reads as the largest training width
+    assert encoded[2] == encode(table(width=["3"]), preprocessing).arrays["numeric"][0, 0]
