@@ -73,6 +73,15 @@ def train(
         list[str] | None,
         typer.Option("--ignore", help="Column to leave out (repeatable).", show_default=False),
     ] = None,
+    text: Annotated[
+        str | None,
+        typer.Option(
+            help="The text column, if detection should not decide.", show_default="detected"
+        ),
+    ] = None,
+    encoding: Annotated[
+        str, typer.Option(help="Text encoding of CSV and JSONL files, e.g. latin-1.")
+    ] = "utf-8",
     arch: Annotated[
         str | None,
         typer.Option(
@@ -151,6 +160,8 @@ def train(
         label=label,
         task=task.value if task else None,
         ignore=ignore or [],
+        text=text,
+        encoding=encoding,
         arch=arch,
         seed=seed,
         test_size=test_size,
@@ -185,6 +196,9 @@ def evaluate(
             show_default=False,
         ),
     ],
+    encoding: Annotated[
+        str, typer.Option(help="Text encoding of CSV and JSONL files, e.g. latin-1.")
+    ] = "utf-8",
     runtime: Annotated[
         Runtime, typer.Option(help="Run the ONNX graph, or rebuild the network in torch.")
     ] = Runtime.onnx,
@@ -199,7 +213,8 @@ def evaluate(
     from learnt.program import load
 
     loaded = load(program)
-    metrics = evaluate_table(loaded, read_inputs(loaded, [data], labelled=True), runtime.value)
+    inputs = read_inputs(loaded, [data], labelled=True, encoding=encoding)
+    metrics = evaluate_table(loaded, inputs, runtime.value)
     say(summary(metrics))
     if metrics["task"] == "classification":
         show_confusion(metrics)
@@ -213,7 +228,8 @@ def predict(
     data: Annotated[
         list[Path],
         typer.Argument(
-            help="Table of inputs (.csv, .parquet, .jsonl; extra columns are ignored), or image files and folders.",
+            help="Table of inputs (.csv, .parquet, .jsonl; extra columns are ignored); image files and "
+            "folders; or - for texts on stdin, one per line.",
             show_default=False,
         ),
     ],
@@ -229,6 +245,9 @@ def predict(
             show_default=False,
         ),
     ] = None,
+    encoding: Annotated[
+        str, typer.Option(help="Text encoding of CSV and JSONL files, e.g. latin-1.")
+    ] = "utf-8",
     runtime: Annotated[
         Runtime,
         typer.Option(help="Run the ONNX graph (no torch), or rebuild the network in torch."),
@@ -250,7 +269,7 @@ def predict(
     from learnt.program import load
 
     loaded = load(program)
-    table = read_inputs(loaded, data)
+    table = read_inputs(loaded, data, encoding=encoding)
     columns = predict_table(loaded, table, runtime.value, skip_bad=skip_bad)
     kept = {}
     for name in keep or []:

@@ -22,6 +22,8 @@ class TrainSettings(BaseModel):
     label: str | None = None  # required for tables; a folder of class sub-folders needs none
     task: Task | None = None
     ignore: list[str] = []
+    text: str | None = None  # the text column, when detection should not decide
+    encoding: str = "utf-8"
     arch: str | None = None
     seed: int = 0
     test_size: float = Field(0.2, ge=0.0, lt=1.0)

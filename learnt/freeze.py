@@ -25,6 +25,7 @@ from learnt.errors import UsageError
 from learnt.program import MANIFEST, ONNX, WEIGHTS, Manifest, sha256
 
 ONNX_OPSET = 17
+SEQUENCE_AXES = {"tokens": {0: "batch", 1: "length"}, "mask": {0: "batch", 1: "length"}}
 ONNX_TOLERANCE = 1e-4
 
 
@@ -88,7 +89,10 @@ def export_onnx(model: nn.Module, directory: Path, sample: Encoded) -> list[str]
             str(directory / ONNX),
             input_names=names,
             output_names=["output"],
-            dynamic_axes={name: {0: "batch"} for name in [*names, "output"]},
+            dynamic_axes={
+                **{name: {0: "batch"} for name in [*names, "output"]},
+                **{n: a for n, a in SEQUENCE_AXES.items() if n in names},
+            },
             opset_version=ONNX_OPSET,
             dynamo=False,
         )
@@ -107,7 +111,12 @@ def export_onnx(model: nn.Module, directory: Path, sample: Encoded) -> list[str]
 
 def write_manifest(manifest: Manifest, directory: Path) -> None:
     """Hash the other files into the manifest and write `program.json` atomically."""
-    manifest.files = {name: sha256(directory / name) for name in (WEIGHTS, ONNX)}
+    names = sorted(
+        p.name
+        for p in directory.iterdir()
+        if p.is_file() and not p.name.startswith(".") and p.name != MANIFEST
+    )
+    manifest.files = {name: sha256(directory / name) for name in names}
     text = json.dumps(manifest.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
     partial = directory / f".{MANIFEST}.partial"
     partial.write_text(text, encoding="utf-8")

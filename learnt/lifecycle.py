@@ -39,9 +39,10 @@ from learnt.data.schema import (
     Schema,
     Task,
     find_image_column,
-    image_schema,
+    find_text_column,
     infer_schema,
     infer_task,
+    single_input_schema,
 )
 from learnt.data.split import Split, split_rows
 from learnt.data.tables import Table, dataframe_to_table, read_dataframe
@@ -162,6 +163,8 @@ def run(
     )
     with staging(program_dir, settings.force) as stage:
         write_weights(model, stage)
+        if prepared.write_files is not None:
+            prepared.write_files(stage)
         export_onnx(model, stage, prepared.sample)
         write_manifest(manifest, stage)
         if len(split.test):
@@ -207,7 +210,13 @@ def prepare(
     )
 
     # 3. features, fitted on the training rows only
-    fit = prepare_images if labelled.pixels is not None else prepare_table
+    fit = (
+        prepare_images
+        if labelled.pixels is not None
+        else prepare_text
+        if labelled.text_column
+        else prepare_table
+    )
     prepared = fit(labelled, split, settings)
     say(step("schema", prepared.schema.describe()))
     return labelled, split, prepared
@@ -229,6 +238,7 @@ class Labelled:
     task: Task
     source: str
     image_column: str | None = None
+    text_column: str | None = None
     pixels: np.ndarray | None = None  # uint8 [rows, C, S, S], once decoded
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why)
 
@@ -247,7 +257,7 @@ class Labelled:
 class Prepared:
     """What the loop and the program need from step 3, fitted on the training rows only."""
 
-    data_kind: str  # "table" or "images"
+    data_kind: str  # "table", "images" or "text"
     schema: Schema
     preprocessing: Preprocessing
     labels: LabelEncoding
@@ -256,6 +266,7 @@ class Prepared:
     sample: Encoded  # a few encoded rows, to export and check the ONNX graph
     sizes: dict[str, Any]  # what the architecture's sizing rule reads
     memory_format: torch.memory_format = torch.contiguous_format
+    write_files: Callable[[Path], None] | None = None  # extra program files (a tokenizer)
 
 
 def read_labelled(data: str | Path | pd.DataFrame, settings: TrainSettings) -> Labelled:
@@ -272,11 +283,18 @@ def read_labelled(data: str | Path | pd.DataFrame, settings: TrainSettings) -> L
             )
         frame, source, label = pd.DataFrame(table.columns), table.source, "label"
         image_column: str | None = "path"
+        text_column: str | None = None
     else:
-        frame, source = read_dataframe(data)
+        frame, source = read_dataframe(data, encoding=settings.encoding)
         table = dataframe_to_table(frame, source)
         label = require_label(settings.label, frame, source)
         image_column = find_image_column(frame, label)
+        text_column = settings.text or (None if image_column else find_text_column(frame, label))
+        if settings.text is not None and settings.text not in frame.columns:
+            names = [str(c) for c in frame.columns]
+            raise UsageError(
+                f"--text {settings.text}: no such column in {source}.{closest(settings.text, names)}"
+            )
     if frame[label].isna().all():
         raise DataError(
             f"{source}, column '{label}': every value is empty; there is nothing to learn from. Is this the right label column?"
@@ -285,10 +303,12 @@ def read_labelled(data: str | Path | pd.DataFrame, settings: TrainSettings) -> L
     targets, table, frame = labelled_rows(table, frame, label, task)
     if image_column:
         what = f"images: {len(frame)} labelled images in column '{image_column}'"
+    elif text_column:
+        what = f"text: {len(frame)} labelled texts in column '{text_column}'"
     else:
         what = f"table: {len(frame)} labelled rows, {len(frame.columns) - 1} columns"
     say(step("data", f"{source} — {what}; label '{label}' → {task}"))
-    return Labelled(table, frame, targets, label, task, source, image_column)
+    return Labelled(table, frame, targets, label, task, source, image_column, text_column)
 
 
 def require_label(label: str | None, frame: pd.DataFrame, source: str) -> str:
@@ -396,7 +416,9 @@ def prepare_images(labelled: Labelled, split: Split, settings: TrainSettings) ->
     from learnt.data.images import fit_image_input, normalise
 
     assert labelled.pixels is not None and labelled.image_column is not None
-    schema = image_schema(labelled.frame, labelled.label, labelled.task, labelled.image_column)
+    schema = single_input_schema(
+        labelled.frame, labelled.label, labelled.task, labelled.image_column, "image"
+    )
     _, channels, size, _ = labelled.pixels.shape
     spec = fit_image_input(labelled.image_column, labelled.pixels[split.train], size, channels)
     labels, targets = fit_targets(labelled, split)
@@ -424,6 +446,67 @@ def prepare_images(labelled: Labelled, split: Split, settings: TrainSettings) ->
         sizes=sizes,
         memory_format=torch.channels_last,
     )
+
+
+def prepare_text(labelled: Labelled, split: Split, settings: TrainSettings) -> Prepared:
+    """Schema, a tokenizer fitted on the training texts, and padded token tensors (the Transformer)."""
+    from learnt.data.text import TOKENIZER_FILE, fit_text_input, fit_tokenizer, texts, tokenize
+
+    assert labelled.text_column is not None
+    schema = single_input_schema(
+        labelled.frame, labelled.label, labelled.task, labelled.text_column, "text"
+    )
+    column = labelled.table.columns[labelled.text_column]
+    training_texts = texts(column[split.train])
+    tokenizer = fit_tokenizer(training_texts)
+    spec = fit_text_input(labelled.text_column, tokenizer, training_texts)
+    say(
+        step(
+            "tokenizer",
+            f"WordPiece, {spec.vocabulary_size} tokens learnt from the training texts; at most {spec.max_length} tokens per text ({spec.truncated_fraction:.1%} of training texts truncated)",
+        )
+    )
+    labels, targets = fit_targets(labelled, split)
+    tokens, mask = tokenize(tokenizer, column, spec)  # [N, T] padded once; batches are trimmed
+    tensors = (torch.from_numpy(tokens), torch.from_numpy(mask))
+    lengths, target_tensor = tensors[1].sum(1), torch.from_numpy(targets)
+
+    def part(rows: np.ndarray) -> LoopData:
+        return LoopData(
+            tensors,
+            target_tensor,
+            torch.from_numpy(rows),
+            trim_padding,
+            chunk_rows=1024,
+            lengths=lengths,
+        )
+
+    sizes = {
+        "texts": len(split.train),
+        "vocabulary_size": spec.vocabulary_size,
+        "max_length": spec.max_length,
+        "n_outputs": len(labels.classes) if labelled.task == "classification" else 1,
+    }
+    rows = export_rows(split)
+    sample = Encoded({"tokens": tokens[rows], "mask": mask[rows]})
+    return Prepared(
+        "text",
+        schema,
+        Preprocessing(text=spec),
+        labels,
+        train=part(split.train),
+        validation=part(split.validation),
+        sample=sample,
+        sizes=sizes,
+        write_files=lambda directory: tokenizer.save(str(directory / TOKENIZER_FILE)),
+    )
+
+
+def trim_padding(inputs: tuple[torch.Tensor, ...], training: bool) -> tuple[torch.Tensor, ...]:
+    """Cut a batch of (tokens, mask) to its longest text: short texts don't pay for long ones."""
+    tokens, mask = inputs
+    width = int(mask.sum(1).max())
+    return tokens[:, :width], mask[:, :width]
 
 
 def fit_targets(labelled: Labelled, split: Split) -> tuple[LabelEncoding, np.ndarray]:

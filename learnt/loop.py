@@ -45,6 +45,7 @@ class LoopData:
     rows: torch.Tensor | None = None
     transform: Transform | None = None
     chunk_rows: int = 8192  # rows per evaluation chunk
+    lengths: torch.Tensor | None = None  # text: tokens per row, to batch texts of similar length
 
     def __len__(self) -> int:
         return len(self.rows) if self.rows is not None else len(self.targets)
@@ -54,8 +55,25 @@ class LoopData:
         order = torch.randperm(len(self), generator=generator)
         if self.rows is not None:
             order = self.rows[order]
-        for start in range(0, len(order), batch_size):
-            yield self._batch(order[start : start + batch_size], training=True)
+        groups = (
+            order.split(batch_size)
+            if self.lengths is None
+            else self._buckets(order, batch_size, generator)
+        )
+        for rows in groups:
+            yield self._batch(rows, training=True)
+
+    def _buckets(
+        self, order: torch.Tensor, batch_size: int, generator: torch.Generator
+    ) -> list[torch.Tensor]:
+        """Batches of similar lengths (sorted within pools of 50 batches), in random order."""
+        assert self.lengths is not None
+        pool = batch_size * 50
+        groups: list[torch.Tensor] = []
+        for start in range(0, len(order), pool):
+            chunk = order[start : start + pool]
+            groups += chunk[torch.argsort(self.lengths[chunk], stable=True)].split(batch_size)
+        return [groups[i] for i in torch.randperm(len(groups), generator=generator).tolist()]
 
     def chunks(self) -> Iterator[Batch]:
         """Consecutive rows, for evaluation."""

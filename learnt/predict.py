@@ -9,6 +9,7 @@ manifest and `weights.safetensors` instead (a lazy import); both give the same n
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,18 +24,28 @@ if TYPE_CHECKING:
 
 TABLE_CHUNK_ROWS = 65536  # rows encoded and run at once: bounded memory for large inputs
 IMAGE_CHUNK_ROWS = 256
+TEXT_CHUNK_ROWS = 1024
 
 
-def read_inputs(program: Program, sources: list[Path], *, labelled: bool = False) -> Table:
-    """What to predict on: one table file, or — for an image program — image files and folders.
+def read_inputs(
+    program: Program, sources: list[Path], *, labelled: bool = False, encoding: str = "utf-8"
+) -> Table:
+    """What to predict on: one table file; `-` (stdin, one text per line) for a text program;
+    image files and folders for an image program.
 
     For evaluation (`labelled`), a folder of images is read as one sub-folder per class.
     """
     from learnt.data.images import image_table, read_image_folder
 
-    image = program.manifest.preprocessing.image
+    preprocessing = program.manifest.preprocessing
+    if [str(s) for s in sources] == ["-"]:
+        if preprocessing.text is None:
+            raise DataError("-: reading stdin (one text per line) needs a text program")
+        lines = np.array(sys.stdin.read().splitlines(), dtype=object)
+        return Table({preprocessing.text.column: lines}, "stdin")
     if len(sources) == 1 and not sources[0].is_dir() and sources[0].suffix.lower() in FORMATS:
-        return read_table(sources[0])
+        return read_table(sources[0], encoding)
+    image = preprocessing.image
     if image is None:
         listed = ", ".join(map(str, sources))
         raise DataError(
@@ -94,12 +105,17 @@ def network_outputs(
     model = run(program)
     preprocessing = program.manifest.preprocessing
     check_columns(table, preprocessing)
-    chunk = IMAGE_CHUNK_ROWS if preprocessing.image is not None else TABLE_CHUNK_ROWS
+    chunk = TABLE_CHUNK_ROWS
+    if preprocessing.image is not None:
+        chunk = IMAGE_CHUNK_ROWS
+    tokenizer = None
+    if preprocessing.text is not None:
+        chunk, tokenizer = TEXT_CHUNK_ROWS, program.tokenizer()
     parts = []
     for start in range(0, len(table), chunk):
         rows = table.take(np.arange(start, min(start + chunk, len(table))))
         chunk_bad: dict[int, str] | None = None if bad is None else {}
-        parts.append(model(encode(rows, preprocessing, chunk_bad)))
+        parts.append(model(encode(rows, preprocessing, chunk_bad, tokenizer=tokenizer)))
         if bad is not None and chunk_bad:
             bad.update({start + row: why for row, why in chunk_bad.items()})
     return np.concatenate(parts) if parts else np.zeros((0, 1), dtype=np.float32)

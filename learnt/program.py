@@ -89,6 +89,17 @@ class Program:
         verify_files(path, self.manifest)
         self._sessions: dict[str, Any] = {}
 
+    def tokenizer(self) -> Any:
+        """The program's text tokenizer (`tokenizers.Tokenizer`), loaded once."""
+        from learnt.data.text import load_tokenizer
+
+        if "tokenizer" not in self._sessions:
+            text = self.manifest.preprocessing.text
+            if text is None:
+                raise ProgramError(f"{self.path}: not a text program; it has no tokenizer")
+            self._sessions["tokenizer"] = load_tokenizer(self.path / text.tokenizer)
+        return self._sessions["tokenizer"]
+
     def __repr__(self) -> str:
         return f"Program({str(self.path)!r}, task={self.manifest.task!r})"
 
@@ -163,7 +174,10 @@ def read_manifest(path: Path) -> Manifest:
 
 def verify_files(path: Path, manifest: Manifest) -> None:
     """Every file listed in the manifest exists and has the recorded sha256."""
-    for name in (WEIGHTS, ONNX):
+    required = [WEIGHTS, ONNX]
+    if manifest.preprocessing.text is not None:
+        required.append(manifest.preprocessing.text.tokenizer)
+    for name in required:
         if name not in manifest.files:
             raise ProgramError(f"{path / MANIFEST}: lists no sha256 for {name}")
     for name, expected in manifest.files.items():

@@ -3,10 +3,10 @@
 A family provides a pydantic config (stored in `program.json`, enough to rebuild the network), a
 sizing rule, and an `nn.Module` built from the config. The kind of data picks the family:
 
-    tables → mlp (learnt/architectures/mlp.py)      images → cnn (learnt/architectures/cnn.py)
+    tables → mlp (mlp.py)      images → cnn (cnn.py)      text → transformer (transformer.py)
 
 `--arch` names a family and optionally its size: `mlp:3x256` (depth × width), `cnn:2x32`
-(stages × base width).
+(stages × base width), `transformer:2x128` (depth × width).
 """
 
 from __future__ import annotations
@@ -21,10 +21,16 @@ if TYPE_CHECKING:
 
     from learnt.architectures.cnn import CNNConfig
     from learnt.architectures.mlp import MLPConfig
+    from learnt.architectures.transformer import TransformerConfig
 
-    ArchitectureConfig = MLPConfig | CNNConfig
+    ArchitectureConfig = MLPConfig | CNNConfig | TransformerConfig
 
-FAMILY_FOR_DATA = {"table": "mlp", "images": "cnn"}
+FAMILY_FOR_DATA = {"table": "mlp", "images": "cnn", "text": "transformer"}
+EXAMPLES = {
+    "mlp": "mlp:3x256 (depth × width)",
+    "cnn": "cnn:2x32 (stages × base width)",
+    "transformer": "transformer:2x128 (depth × width)",
+}
 ARCH_PATTERN = re.compile(r"^(?P<family>[a-z]+)?(?::?(?P<first>\d+)x(?P<second>\d+))?$")
 
 
@@ -34,7 +40,7 @@ def parse_arch(arch: str | None, data_kind: str) -> tuple[int | None, int | None
     if not arch:
         return None, None
     match = ARCH_PATTERN.match(arch.strip().lower().replace("×", "x"))
-    example = {"mlp": "mlp:3x256 (depth × width)", "cnn": "cnn:2x32 (stages × base width)"}[family]
+    example = EXAMPLES[family]
     if not match or match["family"] not in (None, family):
         raise UsageError(
             f"--arch {arch}: this data needs the {family} family; expected '{family}' or e.g. {example}"
@@ -51,8 +57,13 @@ def choose_architecture(arch: str | None, data_kind: str, **sizes: Any) -> Archi
     """The family for the data, sized by its rule — or by `--arch`.
 
     Tables: rows, n_numeric, cardinalities, n_outputs. Images: images, size, channels, n_outputs.
+    Text: texts, vocabulary_size, max_length, n_outputs.
     """
     first, second = parse_arch(arch, data_kind)
+    if data_kind == "text":
+        from learnt.architectures.transformer import size_transformer
+
+        return size_transformer(**sizes, depth=first, width=second)
     if data_kind == "images":
         from learnt.architectures.cnn import size_cnn
 
@@ -73,8 +84,12 @@ def config_from_dict(data: dict[str, Any]) -> ArchitectureConfig:
         from learnt.architectures.cnn import CNNConfig
 
         return CNNConfig.model_validate(data)
+    if family == "transformer":
+        from learnt.architectures.transformer import TransformerConfig
+
+        return TransformerConfig.model_validate(data)
     raise UsageError(
-        f"unknown architecture family {family!r}; this version of learnt knows mlp and cnn"
+        f"unknown architecture family {family!r}; this version of learnt knows mlp, cnn and transformer"
     )
 
 
@@ -84,6 +99,10 @@ def build(config: ArchitectureConfig) -> nn.Module:
         from learnt.architectures.cnn import ImageCNN
 
         return ImageCNN(config)  # type: ignore[arg-type]
+    if config.family == "transformer":
+        from learnt.architectures.transformer import TextTransformer
+
+        return TextTransformer(config)  # type: ignore[arg-type]
     from learnt.architectures.mlp import TabularMLP
 
     return TabularMLP(config)  # type: ignore[arg-type]

@@ -27,6 +27,7 @@ from pydantic import BaseModel
 from learnt.data.images import ImageInput
 from learnt.data.schema import Schema, Task, abbreviate
 from learnt.data.tables import Table
+from learnt.data.text import TextInput
 from learnt.errors import DataError
 
 MISSING = frozenset({"", "na", "n/a", "nan", "-nan", "null", "none", "<na>", "nat", "#n/a"})
@@ -72,6 +73,7 @@ class Preprocessing(BaseModel):
     numeric: list[NumericInput] = []
     categorical: list[CategoricalInput] = []
     image: ImageInput | None = None
+    text: TextInput | None = None
 
     @property
     def n_numeric(self) -> int:
@@ -86,6 +88,8 @@ class Preprocessing(BaseModel):
         names = [n.column for n in self.numeric] + [c.column for c in self.categorical]
         if self.image is not None:
             names.append(self.image.column)
+        if self.text is not None:
+            names.append(self.text.column)
         return list(dict.fromkeys(names))
 
 
@@ -103,7 +107,8 @@ class Encoded:
     """Network inputs for a set of rows, by name (the names of the ONNX graph's inputs).
 
     Tables: `numeric` float32 [rows, n_numeric] and `categorical` int64 [rows, n_categorical];
-    images: `image` float32 [rows, C, S, S] (uint8 before normalisation, during training).
+    images: `image` float32 [rows, C, S, S] (uint8 before normalisation, during training);
+    text: `tokens` and `mask` int64 [rows, T].
     """
 
     arrays: dict[str, np.ndarray]
@@ -338,13 +343,25 @@ def check_columns(table: Table, preprocessing: Preprocessing) -> None:
 
 
 def encode(
-    table: Table, preprocessing: Preprocessing, bad: dict[int, str] | None = None
+    table: Table,
+    preprocessing: Preprocessing,
+    bad: dict[int, str] | None = None,
+    *,
+    tokenizer: Any = None,
 ) -> Encoded:
     """Network inputs for every row of `table` (extra columns are ignored).
 
-    `bad`, when given, collects rows whose image cannot be decoded (their input is left blank).
+    `bad`, when given, collects rows whose image cannot be decoded (their input is left blank);
+    text programs need their `tokenizer` (a `tokenizers.Tokenizer`).
     """
     check_columns(table, preprocessing)
+    if preprocessing.text is not None:
+        from learnt.data.text import tokenize
+
+        tokens, mask = tokenize(
+            tokenizer, table.columns[preprocessing.text.column], preprocessing.text
+        )
+        return Encoded({"tokens": tokens, "mask": mask})
     if preprocessing.image is not None:
         return Encoded({"image": encode_images(table, preprocessing.image, bad)})
     rows = len(table)

@@ -7,7 +7,9 @@ The rules, applied to the training table once and printed:
 * numbers are **numeric**, except integers with at most 5 distinct values (codes such as a
   passenger class), which are **categorical**, and unique integers in a column named like an id;
 * ISO dates (`2024-05-01`, `2024-05-01 12:30`) are **datetime**, expanded to numeric parts;
-* paths ending in an image extension (`.png`, `.jpg`, …) are an **image** column;
+* paths ending in an image extension (`.png`, `.jpg`, …) are an **image** column, and free text
+  (5+ words and 25+ characters on average, mostly distinct) a **text** column: either one is then
+  the program's only input, and the other columns are listed as not read;
 * strings are **categorical** unless they look like identifiers or free text (many distinct values
   relative to the rows), which are dropped with a notice: they would only memorise rows.
 
@@ -28,7 +30,7 @@ from learnt.errors import DataError, UsageError, closest
 if TYPE_CHECKING:
     import pandas as pd
 
-Kind = Literal["numeric", "boolean", "categorical", "datetime", "image"]
+Kind = Literal["numeric", "boolean", "categorical", "datetime", "image", "text"]
 Task = Literal["classification", "regression"]
 
 MAX_CODE_LEVELS = 5  # integers with at most this many values are codes, not quantities
@@ -59,7 +61,7 @@ class Schema(BaseModel):
 
     def describe(self) -> str:
         """'7 features — numeric: age, fare; boolean: sex …' plus a line for dropped columns."""
-        kinds = ("numeric", "boolean", "categorical", "datetime", "image")
+        kinds = ("numeric", "boolean", "categorical", "datetime", "image", "text")
         parts = [f"{kind}: {abbreviate(names)}" for kind in kinds if (names := self.of_kind(kind))]
         count = f"{len(self.features)} feature{'s' if len(self.features) != 1 else ''}"
         text = f"{count} — " + "; ".join(parts)
@@ -133,14 +135,39 @@ def find_image_column(frame: pd.DataFrame, label: str) -> str | None:
     return None
 
 
-def image_schema(frame: pd.DataFrame, label: str, task: Task, column: str) -> Schema:
-    """An image column is the only input of an image program; other columns are left out, and said so."""
+def find_text_column(frame: pd.DataFrame, label: str) -> str | None:
+    """The text column with the longest texts among those that read as free text.
+
+    Free text: strings of 5+ words and 25+ characters on average, mostly distinct (a passenger's
+    name, four words on average, is not text but an identifier).
+    """
+    best, best_length = None, 0.0
+    for name in frame.columns:
+        if name == label or frame[name].dtype.kind in "biufcmM":
+            continue
+        values = frame[name].dropna().astype(str)
+        if values.empty:
+            continue
+        words, length = values.str.split().str.len().mean(), values.str.len().mean()
+        if (
+            words >= 5
+            and length >= 25
+            and values.nunique() / len(values) >= 0.5
+            and length > best_length
+        ):
+            best, best_length = str(name), length
+    return best
+
+
+def single_input_schema(
+    frame: pd.DataFrame, label: str, task: Task, column: str, kind: Kind
+) -> Schema:
+    """An image or text column is the program's only input; other columns are left out, and said so."""
     others = [str(c) for c in frame.columns if c not in (label, column)]
-    dropped = [
-        DroppedColumn(name=name, reason="not read beside an image column") for name in others
-    ]
+    reason = f"not read beside a{'n' if kind == 'image' else ''} {kind} column (not supported yet)"
+    dropped = [DroppedColumn(name=name, reason=reason) for name in others]
     return Schema(
-        label=label, task=task, features=[Column(name=column, kind="image")], dropped=dropped
+        label=label, task=task, features=[Column(name=column, kind=kind)], dropped=dropped
     )
 
 

@@ -9,6 +9,7 @@ the same numbers whichever reader produced them.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -82,7 +83,9 @@ def check_readable(path: Path) -> None:
 # --- training reader (pandas) -------------------------------------------------------------------
 
 
-def read_dataframe(source: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, str]:
+def read_dataframe(
+    source: str | Path | pd.DataFrame, encoding: str = "utf-8"
+) -> tuple[pd.DataFrame, str]:
     """A pandas DataFrame and a name for messages, from a path or a DataFrame."""
     import pandas as pd
 
@@ -94,16 +97,18 @@ def read_dataframe(source: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, str
     check_readable(path)
     fmt = table_format(path)
     if fmt == "csv":
-        _csv_records(path)  # the same checks (UTF-8, field counts) as prediction will apply
+        _csv_records(
+            path, encoding
+        )  # the same checks (encoding, field counts) as prediction applies
     try:
         if fmt == "csv":
-            frame = pd.read_csv(path, low_memory=False)
+            frame = pd.read_csv(path, low_memory=False, encoding=_python_encoding(encoding))
         elif fmt == "jsonl":
-            frame = pd.read_json(path, lines=True)
+            frame = pd.read_json(path, lines=True, encoding=_python_encoding(encoding))
         else:
             frame = pd.read_parquet(path)
     except UnicodeDecodeError as error:
-        raise DataError(_utf8_message(path)) from error
+        raise DataError(_decode_message(path, encoding)) from error
     except (ValueError, pd.errors.ParserError, OSError) as error:
         raise DataError(f"{path}: cannot be read as {fmt.upper()}: {_first_line(error)}") from error
     if frame.empty:
@@ -122,7 +127,7 @@ def dataframe_to_table(frame: pd.DataFrame, source: str) -> Table:
 # --- runtime reader (standard library) ----------------------------------------------------------
 
 
-def read_table(source: str | Path | Any) -> Table:
+def read_table(source: str | Path | Any, encoding: str = "utf-8") -> Table:
     """Read a file into a `Table` without pandas; DataFrames are converted as they are."""
     if not isinstance(source, str | Path):
         if hasattr(source, "columns") and hasattr(source, "to_numpy"):  # a pandas DataFrame
@@ -134,22 +139,22 @@ def read_table(source: str | Path | Any) -> Table:
     check_readable(path)
     fmt = table_format(path)
     reader = {"csv": _read_csv, "jsonl": _read_jsonl, "parquet": _read_parquet}[fmt]
-    table = reader(path)
+    table = reader(path, encoding)
     if len(table) == 0:
         raise DataError(f"{path}: has a header but no data rows")
     return table
 
 
-def _read_csv(path: Path) -> Table:
-    header, records = _csv_records(path)
+def _read_csv(path: Path, encoding: str = "utf-8") -> Table:
+    header, records = _csv_records(path, encoding)
     values = np.array(records, dtype=object).reshape(len(records), len(header))
     columns = {name: values[:, i] for i, name in enumerate(header)}
     return Table(columns, str(path), base=path.parent)
 
 
-def _csv_records(path: Path) -> tuple[list[str], list[list[str]]]:
+def _csv_records(path: Path, encoding: str = "utf-8") -> tuple[list[str], list[list[str]]]:
     """Header and records of a CSV file, each record checked to have the header's width."""
-    with _open_text(path) as handle:
+    with _open_text(path, encoding) as handle:
         rows = csv.reader(handle)
         try:
             header = next(rows)
@@ -157,7 +162,7 @@ def _csv_records(path: Path) -> tuple[list[str], list[list[str]]]:
         except csv.Error as error:
             raise DataError(f"{path}, line {rows.line_num}: malformed CSV ({error})") from error
         except UnicodeDecodeError as error:
-            raise DataError(_utf8_message(path)) from error
+            raise DataError(_decode_message(path, encoding)) from error
     records = [r for r in records if r]  # blank lines
     width = len(header)
     for number, record in enumerate(records, start=1):
@@ -171,9 +176,9 @@ def _csv_records(path: Path) -> tuple[list[str], list[list[str]]]:
     return header, records
 
 
-def _read_jsonl(path: Path) -> Table:
+def _read_jsonl(path: Path, encoding: str = "utf-8") -> Table:
     records: list[dict[str, Any]] = []
-    with _open_text(path) as handle:
+    with _open_text(path, encoding) as handle:
         try:
             for number, line in enumerate(handle, start=1):
                 if not line.strip():
@@ -188,7 +193,7 @@ def _read_jsonl(path: Path) -> Table:
                     raise DataError(f"{path}, line {number}: expected a JSON object per line")
                 records.append(record)
         except UnicodeDecodeError as error:
-            raise DataError(_utf8_message(path)) from error
+            raise DataError(_decode_message(path, encoding)) from error
     names: dict[str, None] = {}
     for record in records:
         names.update(dict.fromkeys(record))
@@ -200,7 +205,7 @@ def _read_jsonl(path: Path) -> Table:
     return Table(columns, str(path), base=path.parent)
 
 
-def _read_parquet(path: Path) -> Table:
+def _read_parquet(path: Path, encoding: str = "utf-8") -> Table:
     try:
         import pyarrow.parquet as pq
     except ImportError as error:
@@ -216,19 +221,32 @@ def _read_parquet(path: Path) -> Table:
     return Table(columns, str(path), base=path.parent)
 
 
-def _open_text(path: Path) -> io.TextIOWrapper:
-    return open(path, newline="", encoding="utf-8-sig")
+def _open_text(path: Path, encoding: str = "utf-8") -> io.TextIOWrapper:
+    return open(path, newline="", encoding=_python_encoding(encoding))
 
 
-def _utf8_message(path: Path) -> str:
-    """Where the first invalid UTF-8 byte is (decoders report offsets within a chunk)."""
+def _python_encoding(encoding: str) -> str:
+    """UTF-8 files may start with a byte-order mark; read past it."""
+    try:
+        return "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
+    except LookupError:
+        raise DataError(
+            f"--encoding {encoding}: unknown text encoding; try utf-8, latin-1 or cp1252"
+        ) from None
+
+
+def _decode_message(path: Path, encoding: str) -> str:
+    """Where the first undecodable byte is (decoders report offsets within a chunk)."""
     data = path.read_bytes()
     try:
-        data.decode("utf-8")
+        data.decode(_python_encoding(encoding))
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
-        return f"{path}, line {line}: not valid UTF-8 ({error.reason}); save the file as UTF-8"
-    return f"{path}: not valid UTF-8; save the file as UTF-8"
+        return (
+            f"{path}, line {line}: not valid {encoding.upper()} ({error.reason}); save the file as "
+            "UTF-8, or name its encoding with --encoding (e.g. --encoding latin-1)"
+        )
+    return f"{path}: not valid {encoding.upper()}; name the file's encoding with --encoding"
 
 
 def _first_line(error: BaseException) -> str:
