@@ -3,11 +3,12 @@
     .venv/bin/python bench/images.py [--quick]
 
 1. quality — the 60,000 training images are written as PNG files into class folders
-   (`train/<class>/<index>.png`, class names from the data README with `/` and spaces as `_`:
-   T-shirt_top, Trouser, …, Ankle_boot), the 10,000 test images likewise (`test/…`). `learnt train
-   train/ --out run --quiet --json` runs as a child process; its wall time is the whole command
-   (decoding, training, freezing, and evaluating on its own held-out fifth of the training
-   images). `learnt evaluate run/program test/ --json` then gives the official test accuracy.
+   (`train/<class>/<index>.png`, class names from the data README with `/` and spaces as
+   `_`: T-shirt_top, Trouser, …, Ankle_boot), the 10,000 test images likewise (`test/…`).
+   `learnt train train/ --out run --quiet --json` runs as a child process; its wall time is the
+   whole command (decoding, training, freezing, and evaluating on its own held-out fifth of the
+   training images). `learnt evaluate run/program test/ --json` then gives the official test
+   accuracy.
 2. loop speed — seconds per epoch of `learnt.loop.fit` (with the hooks `learnt train --quiet`
    installs) against a hand-written PyTorch loop, on a subset of the training images prepared once
    by `learnt.lifecycle.prepare` (the same uint8 store, split and per-channel statistics): the
@@ -27,6 +28,7 @@ goal checked), a 3,000-image subset for part 2.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import itertools
 import json
@@ -55,7 +57,6 @@ from common import (
 
 if TYPE_CHECKING:
     import numpy as np
-    import torch
     from torch import nn
 
     from learnt.architectures.cnn import CNNConfig
@@ -133,7 +134,7 @@ def read_part(folder: Path, part: str, count: int) -> tuple[np.ndarray, np.ndarr
 
 
 def write_folder(root: Path, images: np.ndarray, labels: np.ndarray) -> Path:
-    """Write `root/<class name>/<index>.png`, one PNG file per image (threads: zlib frees the GIL)."""
+    """Write `root/<class name>/<index>.png`, one PNG per image (threads: zlib frees the GIL)."""
     from PIL import Image
 
     for name in CLASS_NAMES:
@@ -196,9 +197,9 @@ def quality(root: Path, sizes: Sizes) -> None:
     official, evaluate_seconds, _ = run_json([*evaluate_argv, "--json", "--quiet"], root, "test")
     report_training(trained, seconds, peak)
     print(
-        f"  official test set ({official['n']:,} images, learnt evaluate, {evaluate_seconds:.1f} s):"
-        f" accuracy {official['accuracy']:.4f}, macro-F1 {official['macro_f1']:.4f}, "
-        f"loss {official['loss']:.4f}"
+        f"  official test set ({official['n']:,} images, learnt evaluate, "
+        f"{evaluate_seconds:.1f} s): accuracy {official['accuracy']:.4f}, "
+        f"macro-F1 {official['macro_f1']:.4f}, loss {official['loss']:.4f}"
     )
     if sizes.epochs is not None:
         print("  (--quick: the accuracy and time goal is checked only on the full run)")
@@ -466,7 +467,8 @@ def model_throughput(program: Any, image: np.ndarray, sizes: Sizes) -> None:
         rounds: dict[str, list[float]] = {name: [] for name in runners}
         for _ in range(3):  # alternate runtimes, so load on the machine hits both alike
             for name, run in runners.items():
-                rounds[name].append(per_call_seconds(lambda r=run: r(inputs), sizes.predict_seconds))
+                call = functools.partial(run, inputs)
+                rounds[name].append(per_call_seconds(call, sizes.predict_seconds))
         rate = {name: batch / median(times) for name, times in rounds.items()}
         print(
             f"  batch {batch:>3}: onnx {rate['onnx']:8.0f} images/s   torch "

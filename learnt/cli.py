@@ -332,6 +332,7 @@ def inspect(
 class QuickstartKind(StrEnum):
     tables = "tables"
     images = "images"
+    text = "text"
 
 
 @app.command()
@@ -342,7 +343,7 @@ def quickstart(
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
-    """Run the whole lifecycle on bundled handwritten digits: as a table (~10 s) or as images (~30 s)."""
+    """Run the whole lifecycle on bundled data: digits as a table (~10 s) or images (~30 s), or SMS text (~30 s)."""
     set_quiet(quiet)
     from learnt.quickstart import run_quickstart
 

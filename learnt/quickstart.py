@@ -1,8 +1,9 @@
-"""`learnt quickstart [tables|images]`: the whole lifecycle on data bundled with learnt.
+"""`learnt quickstart [tables|images|text]`: the whole lifecycle on data bundled with learnt.
 
 The handwritten digits (1,797 images of 8×8 pixels, 10 classes) are written to
-`runs/quickstart/` — as a 64-column table, or as PNG files in one folder per digit — then trained
-on exactly as `learnt train` would, and the program is used on a few rows it never saw.
+`runs/quickstart/` — as a 64-column table, or as PNG files in one folder per digit — or 1,200 SMS
+messages labelled ham or spam; then trained on exactly as `learnt train` would, and the program is
+used on a few rows it never saw.
 """
 
 from __future__ import annotations
@@ -14,20 +15,30 @@ import numpy as np
 
 from learnt.console import say
 
-Kind = Literal["tables", "images"]
+Kind = Literal["tables", "images", "text"]
+NEXT = {
+    "tables": "  learnt train your.csv --label your_column",
+    "images": "  learnt train your_photos/   # one sub-folder per class",
+    "text": '  echo "free entry to win a prize" | learnt predict runs/quickstart-text/program -',
+}
 
 
 def run_quickstart(kind: Kind = "tables", run_dir: Path | None = None) -> None:
     from learnt.config import make_settings
-    from learnt.datasets import write_digit_images, write_digits_table
+    from learnt.datasets import write_digit_images, write_digits_table, write_sms_spam_sample
     from learnt.errors import require
     from learnt.lifecycle import run
     from learnt.predict import predict_table, read_inputs
 
     require("torch")
-    run_dir = run_dir or Path("runs") / ("quickstart" if kind == "tables" else "quickstart-images")
-    say("[bold]learnt quickstart[/] — labelled data in, a program out, on handwritten digits")
-    if kind == "tables":
+    run_dir = run_dir or Path("runs") / ("quickstart" if kind == "tables" else f"quickstart-{kind}")
+    subject = "SMS messages" if kind == "text" else "handwritten digits"
+    say(f"[bold]learnt quickstart[/] — labelled data in, a program out, on {subject}")
+    if kind == "text":
+        say("  (1,200 SMS messages, each labelled ham or spam)\n")
+        data = write_sms_spam_sample(run_dir / "sms.csv")
+        settings = make_settings(label="label", out=run_dir, force=True)
+    elif kind == "tables":
         say("  (1,797 images of 8×8 pixels as a 64-column table; the label is the digit 0–9)\n")
         data = write_digits_table(run_dir / "digits.csv")
         settings = make_settings(label="digit", out=run_dir, force=True)
@@ -47,14 +58,10 @@ def run_quickstart(kind: Kind = "tables", run_dir: Path | None = None) -> None:
     say(f"[bold cyan]{'use':>12}[/]  five held-out rows → {shown}")
 
     metrics = program.manifest.metrics
-    say(
-        f"\n[bold]test accuracy {metrics.get('accuracy', float('nan')):.3f}[/] on {metrics.get('n', 0)} digits the program never saw."
-    )
+    accuracy, count = metrics.get("accuracy", float("nan")), metrics.get("n", 0)
+    what = "messages" if kind == "text" else "digits"
+    say(f"\n[bold]test accuracy {accuracy:.3f}[/] on {count} {what} the program never saw.")
     say("Next, try:")
     say(f"  learnt inspect {program.path}")
     say(f"  learnt predict {program.path} {data} --out predictions.csv")
-    say(
-        "  learnt train your.csv --label your_column"
-        if kind == "tables"
-        else "  learnt train your_photos/   # one sub-folder per class"
-    )
+    say(NEXT[kind])

@@ -36,3 +36,11 @@ def write_digit_images(folder: Path) -> Path:
         scaled = np.round(image.astype(np.float64) * 255 / 16).astype(np.uint8)
         Image.fromarray(scaled).save(target / f"{index:04d}.png")
     return folder
+
+
+def write_sms_spam_sample(path: Path) -> Path:
+    """1,200 SMS messages labelled ham or spam, as CSV (`text`, `label`)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(HERE / "sms_spam_sample.csv.gz", "rb") as source:
+        path.write_bytes(source.read())
+    return path
