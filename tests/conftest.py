@@ -71,3 +71,20 @@ def image_program(tmp_path_factory: pytest.TempPathFactory, digit_folder: Path):
     return learnt.train(
         digit_folder, epochs=15, augment="crop", out=tmp_path_factory.mktemp("image-run")
     )
+
+
+@pytest.fixture(scope="session")
+def sms_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """1,200 real SMS messages (ham/spam), the slice bundled with learnt."""
+    from learnt.datasets import write_sms_spam_sample
+
+    return write_sms_spam_sample(tmp_path_factory.mktemp("sms") / "sms.csv")
+
+
+@pytest.fixture(scope="session")
+def text_program(tmp_path_factory: pytest.TempPathFactory, sms_file: Path):
+    """A small Transformer program on the SMS slice, trained once for the session (read-only)."""
+    import learnt
+
+    set_quiet(True)
+    return learnt.train(sms_file, label="label", epochs=4, out=tmp_path_factory.mktemp("text-run"))

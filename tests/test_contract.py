@@ -20,6 +20,7 @@ import learnt
 from learnt.architectures import build, config_from_dict
 from learnt.architectures.cnn import size_cnn
 from learnt.architectures.mlp import size_mlp
+from learnt.architectures.transformer import size_transformer
 from learnt.loop import LoopData, LoopSettings, fit
 from learnt.parameters import initialise
 from learnt.stopping import StopCriteria
@@ -58,9 +59,23 @@ def cnn_folder(tmp_path: Path) -> tuple[Path, None]:
     return write_digit_folder(tmp_path / "digits", per_class=15, classes=3), None
 
 
+def transformer_inputs(rows: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
+    tokens = torch.randint(4, 50, (rows, 12), generator=generator)  # [B, T]
+    lengths = torch.randint(2, 13, (rows, 1), generator=generator)
+    mask = (torch.arange(12) < lengths).long()  # [B, T], padding at the end
+    return tokens * mask, mask
+
+
+def sms_table(tmp_path: Path) -> tuple[Path, str]:
+    from learnt.datasets import write_sms_spam_sample
+
+    return write_sms_spam_sample(tmp_path / "sms.csv"), "label"
+
+
 FAMILIES = [
     Family("mlp", lambda: size_mlp(100, 5, [4, 4], 3), mlp_inputs, mlp_table),
     Family("cnn", lambda: size_cnn(100, 16, 1, 3), cnn_inputs, cnn_folder),
+    Family("transformer", lambda: size_transformer(100, 50, 12, 3), transformer_inputs, sms_table),
 ]
 
 
@@ -131,7 +146,7 @@ def test_a_wrong_architecture_is_refused_before_training(family: Family, tmp_pat
     from learnt.errors import UsageError
 
     data, label = family.make_data(tmp_path)
-    other = "cnn" if family.name == "mlp" else "mlp"
+    other = "cnn" if family.name != "cnn" else "mlp"
     with pytest.raises(
         UsageError, match=f"--arch {other}: this data needs the {family.name} family"
     ):
