@@ -82,8 +82,9 @@ def training_speed(path: Path, quick: bool) -> None:
     from learnt.architectures import build, choose_architecture
     from learnt.config import make_settings
     from learnt.console import set_quiet
-    from learnt.lifecycle import make_loop_settings, prepare
+    from learnt.lifecycle import make_loop_settings
     from learnt.loop import fit
+    from learnt.prepare import prepare
 
     set_quiet(True)
     epochs, rounds = (1, 1) if quick else (2, 3)

@@ -76,7 +76,7 @@ def prepare(name: str, data: pd.DataFrame | Path, label: str, epochs: int) -> Pr
     from learnt.architectures import choose_architecture
     from learnt.config import make_settings
     from learnt.lifecycle import make_loop_settings
-    from learnt.lifecycle import prepare as prepare_data
+    from learnt.prepare import prepare as prepare_data
 
     settings = make_settings(label=label, epochs=epochs, patience=None)
     with tempfile.TemporaryDirectory() as run_dir:

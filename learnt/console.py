@@ -45,3 +45,8 @@ def say(message: str) -> None:
     """Print one line for a person, unless quiet. Accepts rich markup."""
     if not _quiet:
         console().print(message)
+
+
+def step(name: str, text: str) -> str:
+    """One line of a run's narration: a step name, then what was decided (shown verbatim)."""
+    return f"[bold cyan]{name:>12}[/]  {escape(text)}"

@@ -102,7 +102,11 @@ TRAINING_MODULES = {
     "learnt.loop",
     "learnt.parameters",
     "learnt.freeze",
+    "learnt.prepare",
+    "learnt.augment",
     "learnt.architectures.mlp",
+    "learnt.architectures.cnn",
+    "learnt.architectures.transformer",
 }
 RUNTIME_MODULES = [
     "program.py",

@@ -1,0 +1,416 @@
+"""Steps 3 and 4 for training: from labelled data to the tensors the loop reads.
+
+    learnt train DATA …   →   read_labelled → (decode_images) → split_rows → prepare_table | prepare_images | prepare_text
+
+Reads the data and keeps the labelled rows, splits them, then fits everything a program needs on
+the training rows only — schema, preprocessing, label encoding — and lays out the tensors the loop
+reads: copies per part for tables; one shared store with per-part row indices for images (uint8,
+augmented per batch) and text (tokens padded once, bucketed by length and trimmed per batch).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from learnt.config import TrainSettings
+from learnt.console import say, step
+from learnt.data.encode import (
+    Encoded,
+    LabelEncoding,
+    Preprocessing,
+    encode,
+    encode_labels,
+    fit_labels,
+    fit_preprocessing,
+)
+from learnt.data.schema import (
+    Schema,
+    Task,
+    find_image_column,
+    find_text_column,
+    infer_schema,
+    infer_task,
+    single_input_schema,
+)
+from learnt.data.split import Split, split_rows
+from learnt.data.tables import Table, dataframe_to_table, read_dataframe
+from learnt.errors import DataError, UsageError, closest
+from learnt.loop import LoopData
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def prepare(
+    data: str | Path | pd.DataFrame, settings: TrainSettings, run_dir: Path
+) -> tuple[Labelled, Split, Prepared]:
+    """Steps 3 and 4: the labelled rows, their split, and everything fitted on the training rows.
+
+    `run_dir` holds the image store when images are too many to keep in memory.
+    """
+    labelled = read_labelled(data, settings)
+    if labelled.image_column is not None:
+        labelled = decode_images(labelled, settings, run_dir)
+
+    # 4. keep data for testing
+    classes = labelled.targets if labelled.task == "classification" else None
+    split = split_rows(
+        classes,
+        len(labelled.targets),
+        test_size=settings.test_size,
+        val_size=settings.val_size,
+        seed=settings.seed,
+    )
+    say(
+        step(
+            "split",
+            f"{split.describe()}, seed {settings.seed}; test rows stay unseen until evaluation",
+        )
+    )
+
+    # 3. features, fitted on the training rows only
+    fit = (
+        prepare_images
+        if labelled.pixels is not None
+        else prepare_text
+        if labelled.text_column
+        else prepare_table
+    )
+    prepared = fit(labelled, split, settings)
+    say(step("schema", prepared.schema.describe()))
+    return labelled, split, prepared
+
+
+@dataclass
+class Labelled:
+    """The labelled rows (unlabelled and, with --skip-bad, unreadable ones removed) and their targets."""
+
+    table: Table
+    frame: pd.DataFrame  # the same rows, as pandas, for schema inference
+    targets: np.ndarray  # class codes, or raw numbers for regression
+    label: str
+    task: Task
+    source: str
+    image_column: str | None = None
+    text_column: str | None = None
+    pixels: np.ndarray | None = None  # uint8 [rows, C, S, S], once decoded
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why)
+
+    def take(self, rows: np.ndarray) -> Labelled:
+        pixels = None if self.pixels is None else self.pixels[rows]
+        return replace(
+            self,
+            table=self.table.take(rows),
+            frame=self.frame.iloc[rows],
+            targets=self.targets[rows],
+            pixels=pixels,
+        )
+
+
+@dataclass
+class Prepared:
+    """What the loop and the program need from step 3, fitted on the training rows only."""
+
+    data_kind: str  # "table", "images" or "text"
+    schema: Schema
+    preprocessing: Preprocessing
+    labels: LabelEncoding
+    train: LoopData
+    validation: LoopData
+    sample: Encoded  # a few encoded rows, to export and check the ONNX graph
+    sizes: dict[str, Any]  # what the architecture's sizing rule reads
+    memory_format: torch.memory_format = torch.contiguous_format
+    write_files: Callable[[Path], None] | None = None  # extra program files (a tokenizer)
+
+
+def read_labelled(data: str | Path | pd.DataFrame, settings: TrainSettings) -> Labelled:
+    """Read the data, choose the task, keep the labelled rows. A folder means images by class."""
+    import pandas as pd
+
+    if isinstance(data, str | Path) and Path(data).is_dir():
+        from learnt.data.images import read_image_folder
+
+        table = read_image_folder(Path(data))
+        if settings.label not in (None, "label"):
+            raise UsageError(
+                f"--label {settings.label}: a folder of images is labelled by its sub-folder names; leave --label out"
+            )
+        frame, source, label = pd.DataFrame(table.columns), table.source, "label"
+        image_column: str | None = "path"
+        text_column: str | None = None
+    else:
+        frame, source = read_dataframe(data, encoding=settings.encoding)
+        table = dataframe_to_table(frame, source)
+        label = require_label(settings.label, frame, source)
+        image_column = find_image_column(frame, label)
+        text_column = settings.text or (None if image_column else find_text_column(frame, label))
+        if settings.text is not None and settings.text not in frame.columns:
+            names = [str(c) for c in frame.columns]
+            raise UsageError(
+                f"--text {settings.text}: no such column in {source}.{closest(settings.text, names)}"
+            )
+    if frame[label].isna().all():
+        raise DataError(
+            f"{source}, column '{label}': every value is empty; there is nothing to learn from. Is this the right label column?"
+        )
+    task = settings.task or infer_task(frame[label])
+    targets, table, frame = labelled_rows(table, frame, label, task)
+    if image_column:
+        what = f"images: {len(frame)} labelled images in column '{image_column}'"
+    elif text_column:
+        what = f"text: {len(frame)} labelled texts in column '{text_column}'"
+    else:
+        what = f"table: {len(frame)} labelled rows, {len(frame.columns) - 1} columns"
+    say(step("data", f"{source} — {what}; label '{label}' → {task}"))
+    return Labelled(table, frame, targets, label, task, source, image_column, text_column)
+
+
+def require_label(label: str | None, frame: pd.DataFrame, source: str) -> str:
+    names = [str(c) for c in frame.columns]
+    if label is None:
+        raise UsageError(
+            f"--label is required: name the column to predict; columns in {source}: {', '.join(names)}"
+        )
+    if label not in names:
+        raise DataError(
+            f"{source}: no label column '{label}'.{closest(label, names)} Columns: {', '.join(names)}"
+        )
+    return label
+
+
+def decode_images(labelled: Labelled, settings: TrainSettings, run_dir: Path) -> Labelled:
+    """Decode every image once into a uint8 store; with --skip-bad, leave unreadable files out."""
+    from learnt.data.images import decode_all, resolve_paths, survey
+
+    paths = resolve_paths(labelled.table.columns[labelled.image_column], labelled.table.base)
+    size, channels = survey(paths, settings.seed)
+    size = settings.image_size or size
+    with decoding_progress(len(paths)) as advance:
+        decoded = decode_all(
+            paths,
+            size,
+            channels,
+            skip_bad=settings.skip_bad,
+            source=labelled.source,
+            store=run_dir / "images.npy",
+            progress=advance,
+        )
+    mode = "grayscale" if channels == 1 else "RGB"
+    say(
+        step(
+            "images",
+            f"{len(decoded.good)} decoded once to {size}×{size} {mode} (shorter side resized, centre cropped); {len(decoded.bad)} skipped",
+        )
+    )
+    for path, why in decoded.bad[:5]:
+        say(f"{'':>14}skipped {path}: {why}")
+    if len(decoded.good) < 10:
+        raise DataError(
+            f"{labelled.source}: only {len(decoded.good)} readable images; at least 10 are needed to train and test"
+        )
+    kept = labelled.take(decoded.good) if decoded.bad else labelled
+    return replace(kept, pixels=decoded.pixels, skipped=decoded.bad)
+
+
+@contextlib.contextmanager
+def decoding_progress(total: int) -> Iterator[Callable[[int], None]]:
+    """A progress bar for decoding (images are the slow part of reading)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from learnt.console import console, is_quiet
+
+    if is_quiet():
+        yield lambda n: None
+        return
+    with Progress(
+        TextColumn("[bold]decoding images"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console(),
+        transient=True,
+    ) as progress:
+        task = progress.add_task("decode", total=total)
+        yield lambda n: progress.advance(task, n)
+
+
+def prepare_table(labelled: Labelled, split: Split, settings: TrainSettings) -> Prepared:
+    """Schema, preprocessing and tensors for a table (the MLP family)."""
+    schema = infer_schema(
+        labelled.frame.iloc[split.train],
+        labelled.label,
+        ignore=settings.ignore,
+        task=labelled.task,
+        source=labelled.source,
+    )
+    preprocessing = fit_preprocessing(labelled.table.take(split.train), schema)
+    labels, targets = fit_targets(labelled, split)
+    encoded = encode(labelled.table, preprocessing)
+    sizes = {
+        "rows": len(split.train),
+        "n_numeric": preprocessing.n_numeric,
+        "cardinalities": preprocessing.cardinalities,
+        "n_outputs": len(labels.classes) if labelled.task == "classification" else 1,
+    }
+    return Prepared(
+        "table",
+        schema,
+        preprocessing,
+        labels,
+        train=loop_data(encoded, targets, split.train),
+        validation=loop_data(encoded, targets, split.validation),
+        sample=encoded.take(export_rows(split)),
+        sizes=sizes,
+    )
+
+
+def prepare_images(labelled: Labelled, split: Split, settings: TrainSettings) -> Prepared:
+    """Schema, per-channel statistics and the shared uint8 store for images (the CNN family)."""
+    from learnt.augment import ImageBatches
+    from learnt.data.images import fit_image_input, normalise
+
+    assert labelled.pixels is not None and labelled.image_column is not None
+    schema = single_input_schema(
+        labelled.frame, labelled.label, labelled.task, labelled.image_column, "image"
+    )
+    _, channels, size, _ = labelled.pixels.shape
+    spec = fit_image_input(labelled.image_column, labelled.pixels[split.train], size, channels)
+    labels, targets = fit_targets(labelled, split)
+    pixels, target_tensor = torch.from_numpy(labelled.pixels), torch.from_numpy(targets)
+    batches = ImageBatches(spec, settings.augment, settings.seed)
+
+    def part(rows: np.ndarray) -> LoopData:
+        return LoopData((pixels,), target_tensor, torch.from_numpy(rows), batches, chunk_rows=512)
+
+    sizes = {
+        "images": len(split.train),
+        "size": size,
+        "channels": channels,
+        "n_outputs": len(labels.classes) if labelled.task == "classification" else 1,
+    }
+    sample = Encoded({"image": normalise(labelled.pixels[export_rows(split)], spec)})
+    return Prepared(
+        "images",
+        schema,
+        Preprocessing(image=spec),
+        labels,
+        train=part(split.train),
+        validation=part(split.validation),
+        sample=sample,
+        sizes=sizes,
+        memory_format=torch.channels_last,
+    )
+
+
+def prepare_text(labelled: Labelled, split: Split, settings: TrainSettings) -> Prepared:
+    """Schema, a tokenizer fitted on the training texts, and padded token tensors (the Transformer)."""
+    from learnt.data.text import TOKENIZER_FILE, fit_text_input, fit_tokenizer, texts, tokenize
+
+    assert labelled.text_column is not None
+    schema = single_input_schema(
+        labelled.frame, labelled.label, labelled.task, labelled.text_column, "text"
+    )
+    column = labelled.table.columns[labelled.text_column]
+    training_texts = texts(column[split.train])
+    tokenizer = fit_tokenizer(training_texts)
+    spec = fit_text_input(labelled.text_column, tokenizer, training_texts)
+    say(
+        step(
+            "tokenizer",
+            f"WordPiece, {spec.vocabulary_size} tokens learnt from the training texts; at most {spec.max_length} tokens per text ({spec.truncated_fraction:.1%} of training texts truncated)",
+        )
+    )
+    labels, targets = fit_targets(labelled, split)
+    tokens, mask = tokenize(tokenizer, column, spec)  # [N, T] padded once; batches are trimmed
+    tensors = (torch.from_numpy(tokens), torch.from_numpy(mask))
+    lengths, target_tensor = tensors[1].sum(1), torch.from_numpy(targets)
+
+    def part(rows: np.ndarray) -> LoopData:
+        return LoopData(
+            tensors,
+            target_tensor,
+            torch.from_numpy(rows),
+            trim_padding,
+            chunk_rows=1024,
+            lengths=lengths,
+        )
+
+    sizes = {
+        "texts": len(split.train),
+        "vocabulary_size": spec.vocabulary_size,
+        "max_length": spec.max_length,
+        "n_outputs": len(labels.classes) if labelled.task == "classification" else 1,
+    }
+    rows = export_rows(split)
+    sample = Encoded({"tokens": tokens[rows], "mask": mask[rows]})
+    return Prepared(
+        "text",
+        schema,
+        Preprocessing(text=spec),
+        labels,
+        train=part(split.train),
+        validation=part(split.validation),
+        sample=sample,
+        sizes=sizes,
+        write_files=lambda directory: tokenizer.save(str(directory / TOKENIZER_FILE)),
+    )
+
+
+def trim_padding(inputs: tuple[torch.Tensor, ...], training: bool) -> tuple[torch.Tensor, ...]:
+    """Cut a batch of (tokens, mask) to its longest text: short texts don't pay for long ones."""
+    tokens, mask = inputs
+    width = int(mask.sum(1).max())
+    return tokens[:, :width], mask[:, :width]
+
+
+def fit_targets(labelled: Labelled, split: Split) -> tuple[LabelEncoding, np.ndarray]:
+    """Classes from every label; a regression label's mean and std from the training rows only."""
+    column = labelled.table.columns[labelled.label]
+    if labelled.task == "classification":
+        return fit_labels(column, "classification"), labelled.targets
+    labels = fit_labels(column[split.train], "regression")
+    return labels, ((labelled.targets - labels.mean) / labels.std).astype(np.float32)
+
+
+def export_rows(split: Split) -> np.ndarray:
+    return split.validation[:256] if len(split.validation) else split.train[:256]
+
+
+def labelled_rows(
+    table: Table, frame: pd.DataFrame, label: str, task: str
+) -> tuple[np.ndarray, Table, pd.DataFrame]:
+    """Targets for the rows that have a label (class codes or raw numbers); other rows are dropped."""
+    column = table.columns[label]
+    if task == "classification":
+        encoding = fit_labels(column, "classification")
+        if len(encoding.classes) < 2:
+            raise DataError(
+                f"{table.source}, column '{label}': only one class ({encoding.classes[0]!r}); "
+                "classification needs at least two. Is this the right label column?"
+            )
+    else:
+        encoding = fit_labels(column, "regression")
+        encoding.mean, encoding.std = 0.0, 1.0  # raw numbers; standardised after the split
+    targets, labelled = encode_labels(table, label, encoding)
+    if len(labelled) < len(table):
+        say(step("data", f"left out {len(table) - len(labelled)} rows with no label"))
+    if len(labelled) < 10:
+        raise DataError(
+            f"{table.source}: only {len(labelled)} labelled rows; at least 10 are needed to train and test"
+        )
+    return targets, table.take(labelled), frame.iloc[labelled]
+
+
+def loop_data(encoded: Encoded, targets: np.ndarray, rows: np.ndarray) -> LoopData:
+    """The rows of one part as tensors of their own (contiguous, so batches gather fast)."""
+    part = encoded.take(rows)
+    return LoopData(
+        tuple(torch.from_numpy(a) for a in part.arrays.values()), torch.from_numpy(targets[rows])
+    )
