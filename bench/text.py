@@ -92,7 +92,9 @@ def training_speed(path: Path, quick: bool) -> None:
     with tempfile.TemporaryDirectory() as run_dir:
         labelled, split, prepared = prepare(path, settings, Path(run_dir))
     config = choose_architecture(None, "text", **prepared.sizes)
-    loop_settings = make_loop_settings(settings, labelled.task, len(split.train))
+    loop_settings = make_loop_settings(
+        settings, labelled.task, len(split.train), prepared.data_kind
+    )
     tokens_per_epoch = int(prepared.train.lengths[prepared.train.rows].sum())  # type: ignore[index]
     heading(
         f"training speed: {config.describe()}, batch {loop_settings.batch_size}, {tokens_per_epoch:,} tokens per epoch, {epochs} epochs × {rounds} rounds per side"

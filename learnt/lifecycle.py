@@ -109,7 +109,9 @@ def run(
     say(step("init", f"random (seed {settings.seed})"))
 
     # 5. the loop
-    loop_settings = make_loop_settings(settings, labelled.task, len(split.train))
+    loop_settings = make_loop_settings(
+        settings, labelled.task, len(split.train), prepared.data_kind
+    )
     say(step("loop", describe_loop(loop_settings)))
     run_dir.mkdir(parents=True, exist_ok=True)
     total_steps = planned_steps(len(split.train), loop_settings)
@@ -168,8 +170,10 @@ def run_name(data: str | Path | pd.DataFrame) -> str:
     return (Path(data).stem or "data") if isinstance(data, str | Path) else "dataframe"
 
 
-def make_loop_settings(settings: TrainSettings, task: str, rows: int) -> LoopSettings:
-    batch_size = settings.batch_size or default_batch_size(rows)
+def make_loop_settings(
+    settings: TrainSettings, task: str, rows: int, data_kind: str = "table"
+) -> LoopSettings:
+    batch_size = settings.batch_size or default_batch_size(rows, data_kind)
     epochs = settings.epochs or default_epochs(math.ceil(rows / batch_size))
     return LoopSettings(
         task=task,  # type: ignore[arg-type]
