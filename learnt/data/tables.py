@@ -109,6 +109,10 @@ def read_dataframe(
             frame = pd.read_parquet(path)
     except UnicodeDecodeError as error:
         raise DataError(_decode_message(path, encoding)) from error
+    except ImportError as error:
+        raise DataError(
+            f"{path}: reading Parquet needs pyarrow: pip install 'learnt[parquet]'"
+        ) from error
     except (ValueError, pd.errors.ParserError, OSError) as error:
         raise DataError(f"{path}: cannot be read as {fmt.upper()}: {_first_line(error)}") from error
     if frame.empty:
