@@ -262,7 +262,7 @@ def speed_job(root: Path, sizes: Sizes) -> SpeedJob:
     with tempfile.TemporaryDirectory() as run_dir:
         labelled, _, prepared = prepare(root / "speed", settings, Path(run_dir))
     config = choose_architecture(None, "images", **{**prepared.sizes, "images": full_rows})
-    loop = make_loop_settings(settings, labelled.task, full_rows)
+    loop = make_loop_settings(settings, labelled.task, full_rows, prepared.data_kind)
     assert prepared.preprocessing.image is not None
     return SpeedJob(
         config,
