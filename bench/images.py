@@ -98,7 +98,7 @@ class Sizes:
     predict_seconds: float  # per runtime, batch size and round
 
 
-FULL = Sizes(60_000, 10_000, None, 12_000, 2, 2, 1_000, 2.0)
+FULL = Sizes(60_000, 10_000, None, 12_000, 2, 4, 1_000, 2.0)
 QUICK = Sizes(6_000, 1_000, 3, 3_000, 2, 2, 1_000, 0.5)
 
 
