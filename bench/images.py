@@ -405,8 +405,8 @@ def loop_speed(root: Path, sizes: Sizes) -> None:
     heading(
         f"loop speed: {len(job.train):,} train / {len(job.validation):,} validation images of "
         f"{sizes.speed_images:,}, {job.config.describe()} (part 1's network), batch "
-        f"{settings.batch_size}, {settings.criteria.max_epochs} epochs × {sizes.speed_rounds} "
-        "runs per side"
+        f"{settings.batch_size}, augment {job.augment}, {settings.criteria.max_epochs} epochs × "
+        f"{sizes.speed_rounds} runs per side"
     )
     warm = replace(settings, criteria=replace(settings.criteria, max_epochs=1))
     run_learnt(replace(job, settings=warm))  # warm-up, untimed
