@@ -16,17 +16,17 @@ __version__ = "0.1.0"
 __all__ = ["Program", "__version__", "load", "train"]
 
 if TYPE_CHECKING:
-    from learnt.lifecycle import train
-    from learnt.program import Program, load
+    from learnt.runtime.program import Program, load
+    from learnt.train.lifecycle import train
 
 
 def __getattr__(name: str) -> Any:
     if name == "train":
-        from learnt.lifecycle import train
+        from learnt.train.lifecycle import train
 
         return train
     if name in ("load", "Program"):
-        from learnt import program
+        from learnt.runtime import program
 
         return getattr(program, name)
     raise AttributeError(f"module 'learnt' has no attribute {name!r}")

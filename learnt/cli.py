@@ -4,20 +4,25 @@
     learnt predict PROGRAM DATA        learnt inspect PROGRAM        learnt quickstart
 
 Only typer is imported at start-up; each command imports what it needs, so `learnt --help` is
-instant and `learnt predict` (ONNX runtime) never imports torch or pandas.
+instant and `learnt predict` (ONNX runtime) never imports torch or pandas. The flags of `learnt
+train` are generated from `learnt.settings.TrainSettings`, so they cannot drift from the Python API.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import inspect as introspect
 import json
 import sys
-from enum import StrEnum
+import typing
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
 from learnt.console import say, set_quiet
+from learnt.kinds import Runtime
+from learnt.settings import TrainSettings, setting_flags
 
 app = typer.Typer(
     name="learnt",
@@ -35,163 +40,101 @@ Json = Annotated[
     bool,
     typer.Option("--json", help="Print one JSON object on stdout; human output goes to stderr."),
 ]
-Debug = Annotated[bool, typer.Option("--debug", help="Show the full traceback on errors.")]
+RuntimeOption = Annotated[
+    Runtime,
+    typer.Option(help="Run the ONNX graph (no torch), or rebuild the network in torch."),
+]
+ProgramArgument = Annotated[Path, typer.Argument(help="A program directory.", show_default=False)]
 
 
-class Runtime(StrEnum):
-    onnx = "onnx"
-    torch = "torch"
-
-
-class Augment(StrEnum):
-    none = "none"
-    crop = "crop"
-    crop_flip = "crop+flip"
-
-
-class TaskChoice(StrEnum):
-    classification = "classification"
-    regression = "regression"
-
-
-@app.command()
-def train(
-    data: Annotated[
-        Path,
-        typer.Argument(
-            help="Labelled table (.csv, .parquet, .jsonl), or a folder with one sub-folder of images per class.",
-            show_default=False,
-        ),
-    ],
-    label: Annotated[
-        str | None, typer.Option("--label", "-l", help="The column to predict.", show_default=False)
-    ] = None,
-    task: Annotated[
-        TaskChoice | None, typer.Option(help="Override the inferred task.", show_default="inferred")
-    ] = None,
-    ignore: Annotated[
-        list[str] | None,
-        typer.Option("--ignore", help="Column to leave out (repeatable).", show_default=False),
-    ] = None,
-    text: Annotated[
-        str | None,
-        typer.Option(
-            help="The text column, if detection should not decide.", show_default="detected"
-        ),
-    ] = None,
-    encoding: Annotated[
-        str, typer.Option(help="Text encoding of CSV and JSONL files, e.g. latin-1.")
-    ] = "utf-8",
-    arch: Annotated[
-        str | None,
-        typer.Option(
-            help="Architecture: mlp, or mlp:DEPTHxWIDTH such as mlp:3x256.",
-            show_default="sized by data",
-        ),
-    ] = None,
-    seed: Annotated[
-        int, typer.Option(help="Seed for the split, initial parameters and batch order.")
-    ] = 0,
-    test_size: Annotated[float, typer.Option(help="Fraction held out for the final test.")] = 0.2,
-    val_size: Annotated[
-        float, typer.Option(help="Fraction of the training part used for validation.")
-    ] = 0.1,
-    epochs: Annotated[
-        int | None, typer.Option(help="Maximum epochs.", show_default="about 5,000 steps, 20–200")
-    ] = None,
-    max_steps: Annotated[
-        int | None, typer.Option(help="Maximum optimiser steps.", show_default="none")
-    ] = None,
-    batch_size: Annotated[
-        int | None, typer.Option(help="Rows per batch.", show_default="rows/100, 32–512")
-    ] = None,
-    lr: Annotated[float, typer.Option("--lr", help="Peak learning rate (AdamW).")] = 1e-3,
-    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = 1e-4,
-    patience: Annotated[
-        int,
-        typer.Option(
-            help="Stop after this many epochs without a better validation loss (0: never)."
-        ),
-    ] = 10,
-    target_loss: Annotated[
-        float | None,
-        typer.Option(help="Stop when validation loss is at most this.", show_default=False),
-    ] = None,
-    target_accuracy: Annotated[
-        float | None,
-        typer.Option(help="Stop when validation accuracy is at least this.", show_default=False),
-    ] = None,
-    time_budget: Annotated[
-        float | None,
-        typer.Option(help="Stop after this many seconds of training.", show_default=False),
-    ] = None,
-    image_size: Annotated[
-        int | None,
-        typer.Option(
-            help="Images: side of the square input.", show_default="median shorter side, 16–64"
-        ),
-    ] = None,
-    augment: Annotated[
-        Augment,
-        typer.Option(
-            help="Images: training augmentation — random crops, and horizontal flips; worth it for long training.",
-        ),
-    ] = Augment.none,
-    skip_bad: Annotated[
-        bool, typer.Option(help="Images: leave unreadable files out (counted) instead of stopping.")
+@app.callback()
+def options(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the full traceback on errors (any command).")
     ] = False,
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            help="Run directory (holds program/ and metrics.jsonl).",
-            show_default="runs/<data name>",
-        ),
-    ] = None,
-    force: Annotated[
-        bool, typer.Option(help="Replace an existing program in the run directory.")
-    ] = False,
-    json_output: Json = False,
-    quiet: Quiet = False,
-    debug: Debug = False,
 ) -> None:
-    """Train on a labelled table: infer the schema, split, size a network, train, freeze, evaluate."""
-    set_quiet(quiet)
-    from learnt.config import make_settings
-    from learnt.lifecycle import run
+    """Labelled data in, a program out: train, evaluate and use deep-learning programs."""
 
-    settings = make_settings(
-        label=label,
-        task=task.value if task else None,
-        ignore=ignore or [],
-        text=text,
-        encoding=encoding,
-        arch=arch,
-        seed=seed,
-        test_size=test_size,
-        val_size=val_size,
-        epochs=epochs,
-        max_steps=max_steps,
-        batch_size=batch_size,
-        learning_rate=lr,
-        weight_decay=weight_decay,
-        patience=patience or None,
-        target_loss=target_loss,
-        target_accuracy=target_accuracy,
-        time_budget=time_budget,
-        image_size=image_size,
-        augment=augment.value,
-        skip_bad=skip_bad,
-        out=out,
-        force=force,
-    )
-    result = run(data, settings)
+
+def train(
+    data: Path,
+    json_output: bool = False,
+    quiet: bool = False,
+    **settings: Any,
+) -> None:
+    """Train on labelled data: infer the schema, split, size a network, train, freeze, evaluate."""
+    set_quiet(quiet)
+    from learnt.settings import make_settings
+    from learnt.train.lifecycle import run
+
+    given = {name: value for name, value in settings.items() if value is not None}
+    result = run(data, make_settings(**given))
     if json_output:
         print_json(result.as_json())
 
 
+def settings_parameters() -> list[introspect.Parameter]:
+    """One typer option per `TrainSettings` field: its flag, type, default and help."""
+    hints = typing.get_type_hints(TrainSettings, include_extras=True)
+    parameters = []
+    for setting in dataclasses.fields(TrainSettings):
+        flag = setting_flags()[setting.name]
+        kind = hints[setting.name].__origin__  # the type inside Annotated[…]
+        names = [flag.name or "--" + setting.name.replace("_", "-")]
+        if flag.short:
+            names.append(flag.short)
+        option = typer.Option(*names, help=flag.help, show_default=flag.default_shown)
+        default = None if setting.default is dataclasses.MISSING else setting.default
+        if typing.get_origin(kind) is list:
+            kind = kind | None  # a repeatable flag given no times: the setting's default
+        parameters.append(
+            introspect.Parameter(
+                setting.name,
+                introspect.Parameter.KEYWORD_ONLY,
+                annotation=Annotated[kind, option],
+                default=default,
+            )
+        )
+    return parameters
+
+
+def register_train() -> None:
+    """`learnt train`: DATA, then the settings' flags, then the output modes."""
+    data = introspect.Parameter(
+        "data",
+        introspect.Parameter.POSITIONAL_OR_KEYWORD,
+        annotation=Annotated[
+            Path,
+            typer.Argument(
+                help="Labelled table (.csv, .parquet, .jsonl), or a folder with one sub-folder of "
+                "images per class.",
+                show_default=False,
+            ),
+        ],
+    )
+    outputs = [
+        introspect.Parameter(
+            name, introspect.Parameter.KEYWORD_ONLY, annotation=kind, default=False
+        )
+        for name, kind in (("json_output", Json), ("quiet", Quiet))
+    ]
+    parameters = [data, *settings_parameters(), *outputs]
+
+    def command(**values: Any) -> None:
+        train(**values)
+
+    command.__signature__ = introspect.Signature(parameters)  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in parameters}
+    command.__doc__ = train.__doc__
+    app.command("train")(command)
+
+
+register_train()
+
+
 @app.command()
 def evaluate(
-    program: Annotated[Path, typer.Argument(help="A program directory.", show_default=False)],
+    program: ProgramArgument,
     data: Annotated[
         Path,
         typer.Argument(
@@ -202,22 +145,19 @@ def evaluate(
     encoding: Annotated[
         str, typer.Option(help="Text encoding of CSV and JSONL files, e.g. latin-1.")
     ] = "utf-8",
-    runtime: Annotated[
-        Runtime, typer.Option(help="Run the ONNX graph, or rebuild the network in torch.")
-    ] = Runtime.onnx,
+    runtime: RuntimeOption = "onnx",
     json_output: Json = False,
     quiet: Quiet = False,
-    debug: Debug = False,
 ) -> None:
     """Evaluate a program on labelled data: accuracy, loss, macro-F1, confusion matrix (or r2, rmse, mae)."""
     set_quiet(quiet)
-    from learnt.evaluate import evaluate_table, summary
-    from learnt.predict import read_inputs
-    from learnt.program import load
+    from learnt.runtime.evaluate import evaluate_table, summary
+    from learnt.runtime.predict import read_inputs
+    from learnt.runtime.program import load
 
     loaded = load(program)
     inputs = read_inputs(loaded, [data], labelled=True, encoding=encoding)
-    metrics = evaluate_table(loaded, inputs, runtime.value)
+    metrics = evaluate_table(loaded, inputs, runner(runtime))
     say(summary(metrics))
     if metrics["task"] == "classification":
         show_confusion(metrics)
@@ -227,7 +167,7 @@ def evaluate(
 
 @app.command()
 def predict(
-    program: Annotated[Path, typer.Argument(help="A program directory.", show_default=False)],
+    program: ProgramArgument,
     data: Annotated[
         list[Path],
         typer.Argument(
@@ -251,10 +191,7 @@ def predict(
     encoding: Annotated[
         str, typer.Option(help="Text encoding of CSV and JSONL files, e.g. latin-1.")
     ] = "utf-8",
-    runtime: Annotated[
-        Runtime,
-        typer.Option(help="Run the ONNX graph (no torch), or rebuild the network in torch."),
-    ] = Runtime.onnx,
+    runtime: RuntimeOption = "onnx",
     skip_bad: Annotated[
         bool,
         typer.Option(
@@ -262,23 +199,24 @@ def predict(
         ),
     ] = False,
     quiet: Quiet = False,
-    debug: Debug = False,
 ) -> None:
     """Predict every row (or image), in order: `prediction`, plus `proba_<class>` for classification."""
     set_quiet(quiet)
     from learnt.data.tables import write_table
     from learnt.errors import DataError, closest
-    from learnt.predict import predict_table, read_inputs
-    from learnt.program import load
+    from learnt.runtime.predict import predict_table, read_inputs
+    from learnt.runtime.program import load
 
     loaded = load(program)
     table = read_inputs(loaded, data, encoding=encoding)
-    columns = predict_table(loaded, table, runtime.value, skip_bad=skip_bad)
+    columns = predict_table(loaded, table, runner(runtime), skip_bad=skip_bad)
     kept = {}
     for name in keep or []:
         if name not in table.columns:
             raise DataError(
-                f"--keep {name}: no such column in {table.source}.{closest(name, table.columns)}"
+                f"--keep {name}: no such column in {table.source}.{closest(name, table.columns)}",
+                field="keep",
+                column=name,
             )
         kept[name] = table.columns[name]
     write_table({**kept, **columns}, out)
@@ -290,31 +228,27 @@ def predict(
 
 @app.command()
 def inspect(
-    program: Annotated[Path, typer.Argument(help="A program directory.", show_default=False)],
+    program: ProgramArgument,
     json_output: Json = False,
     quiet: Quiet = False,
-    debug: Debug = False,
 ) -> None:
     """Show what a program is: task, inputs, architecture, how it was trained, test metrics."""
     set_quiet(quiet)
-    from learnt.program import load
+    from learnt.runtime.program import load
 
     manifest = load(program).manifest
     if json_output:
         print_json(manifest.model_dump(mode="json"))
         return
     from learnt.console import escape
-    from learnt.evaluate import summary
+    from learnt.runtime.evaluate import summary
 
     training, labels, rows = manifest.training, manifest.labels, manifest.training.rows
-    architecture = ", ".join(
-        f"{k} {v}" for k, v in manifest.architecture.items() if k in ("depth", "width", "dropout")
-    )
     lines = [
         ("task", manifest.task + (f" — classes {labels.classes}" if labels.classes else "")),
         ("label", manifest.input_schema.label),
         ("inputs", manifest.input_schema.describe()),
-        ("architecture", f"{manifest.architecture.get('family')} {architecture}"),
+        ("architecture", manifest.architecture.shape()),
         (
             "training",
             f"{training.epochs} epochs, {training.steps} steps, stopped by {training.stop_reason}, "
@@ -332,25 +266,30 @@ def inspect(
         say(f"  {name:<13} {escape(value)}")
 
 
-class QuickstartKind(StrEnum):
-    tables = "tables"
-    images = "images"
-    text = "text"
-
-
 @app.command()
 def quickstart(
     kind: Annotated[
-        QuickstartKind, typer.Argument(help="Which lifecycle to show.")
-    ] = QuickstartKind.tables,
+        Literal["tables", "images", "text"], typer.Argument(help="Which lifecycle to show.")
+    ] = "tables",
     quiet: Quiet = False,
-    debug: Debug = False,
 ) -> None:
     """Run the whole lifecycle on bundled data: digits as a table (~10 s) or images (~30 s), or SMS text (~30 s)."""
     set_quiet(quiet)
     from learnt.quickstart import run_quickstart
 
-    run_quickstart(kind.value)
+    run_quickstart(kind)
+
+
+def runner(runtime: Runtime) -> Any:
+    """The runner for `--runtime`: None (ONNX, the runtime's default) or torch, imported lazily."""
+    if runtime == "onnx":
+        return None
+    from learnt.errors import require
+
+    require("torch")
+    from learnt.train.torch_runtime import torch_runner
+
+    return torch_runner
 
 
 def show_confusion(metrics: dict[str, Any]) -> None:
@@ -376,8 +315,12 @@ def print_json(value: Any) -> None:
 
 
 def main() -> None:
-    """Entry point: run the app; turn a `LearntError` into its message and exit code."""
+    """Entry point: run the app; turn a `LearntError` into its message and exit code.
+
+    `--debug` may stand anywhere on the command line; it is taken out before the command is parsed.
+    """
     debug = "--debug" in sys.argv
+    sys.argv = [sys.argv[0], *(arg for arg in sys.argv[1:] if arg != "--debug")]
     try:
         app()
     except KeyboardInterrupt:

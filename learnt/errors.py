@@ -1,20 +1,51 @@
 """Every error a user can cause, in one place.
 
-Each error says what went wrong, where (file, row, column), what was expected and how to fix it.
-The CLI prints the message and exits with `exit_code` (2 for bad input or usage) without a
-traceback unless `--debug`; the HTTP server maps the same classes to 4xx with the same text.
+Each error says what went wrong, where, what was expected and how to fix it. Beside the message it
+carries the place as fields — `file`, `row`, `column`, `field` (a setting or a `program.json` path)
+— so that a caller other than the command line can point at the culprit. The CLI prints the
+message and exits with `exit_code` (2 for bad input or usage) without a traceback unless `--debug`.
+
+    raise DataError("titanic.csv, row 5, column 'age': expected a number, got 'abc'",
+                    file="titanic.csv", row=5, column="age")
 """
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
 
 
 class LearntError(Exception):
     """Base class: a problem the user can fix. `str(error)` is the whole message."""
 
     exit_code = 2
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | Path | None = None,
+        row: int | str | None = None,
+        column: str | None = None,
+        field: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.file = None if file is None else str(file)
+        self.row = row
+        self.column = column
+        self.field = field
+
+    def as_dict(self) -> dict[str, Any]:
+        """The error as JSON-ready data: its kind, message, and whichever place fields are known."""
+        places = {"file": self.file, "row": self.row, "column": self.column, "field": self.field}
+        return {
+            "error": type(self).__name__,
+            "message": self.message,
+            **{name: value for name, value in places.items() if value is not None},
+        }
 
 
 class UsageError(LearntError):
@@ -26,11 +57,17 @@ class DataError(LearntError):
 
 
 class ProgramError(LearntError):
-    """A program directory that is missing, modified, or of a format this version cannot read."""
+    """A program directory that is missing, modified, malformed, or of an unknown format version."""
 
 
 class MissingDependencyError(LearntError):
     """An optional dependency is needed for this step (e.g. torch for training)."""
+
+
+class FreezeError(LearntError):
+    """A trained network could not be frozen into a program (a fault in learnt, not in the input)."""
+
+    exit_code = 1
 
 
 def closest(name: str, choices: Iterable[str]) -> str:

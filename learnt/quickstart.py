@@ -24,11 +24,11 @@ NEXT = {
 
 
 def run_quickstart(kind: Kind = "tables", run_dir: Path | None = None) -> None:
-    from learnt.config import make_settings
     from learnt.datasets import write_digit_images, write_digits_table, write_sms_spam_sample
     from learnt.errors import require
-    from learnt.lifecycle import run
-    from learnt.predict import predict_table, read_inputs
+    from learnt.runtime.predict import predict_table, read_inputs
+    from learnt.settings import make_settings
+    from learnt.train.lifecycle import run
 
     require("torch")
     run_dir = run_dir or Path("runs") / ("quickstart" if kind == "tables" else f"quickstart-{kind}")

@@ -2,7 +2,7 @@
 
 `fit_preprocessing` learns everything from the **training rows only**: medians, means and
 standard deviations of numeric inputs, the category vocabulary of categorical columns. The result
-is plain data (`Preprocessing`, stored in `program.json`); `encode` applies it at training and at
+is plain data (`learnt.runtime.format.Preprocessing`, stored in `program.json`); `encode` applies it at training and at
 prediction time alike, so the program needs no torch and no pandas to prepare its inputs.
 
 Every value is first canonicalised (`canonical_strings`): `1`, `1.0` and `"1"` are the same
@@ -19,87 +19,32 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-from pydantic import BaseModel
 
-from learnt.data.images import ImageInput
-from learnt.data.schema import Schema, Task, abbreviate
 from learnt.data.tables import Table
-from learnt.data.text import TextInput
 from learnt.errors import DataError
+from learnt.kinds import Task
+from learnt.runtime.format import (
+    FIRST_CATEGORY,
+    MISSING_SLOT,
+    UNKNOWN,
+    CategoricalInput,
+    ImageInput,
+    LabelEncoding,
+    NumericInput,
+    Preprocessing,
+    Schema,
+    Transform,
+    abbreviate,
+)
 
 MISSING = frozenset({"", "na", "n/a", "nan", "-nan", "null", "none", "<na>", "nat", "#n/a"})
-UNKNOWN, MISSING_SLOT, FIRST_CATEGORY = 0, 1, 2
 MAX_CATEGORIES = 1000
 MIN_CATEGORY_COUNT = 2  # rarer training values share the "unknown" slot, so that slot is trained
 DATE_PARTS = ("year", "month", "day", "weekday", "hour")
 INTEGER = re.compile(r"^[+-]?\d+$")
-
-Transform = Literal["number", "boolean", "year", "month", "day", "weekday", "hour"]
-
-
-class NumericInput(BaseModel):
-    """One standardised input: `(clip(transform(column), low, high) or median - mean) / std`.
-
-    Values are clipped to the range seen in training: a network extrapolates linearly, so one data
-    error far outside that range (a diamond 58.9 mm wide) would otherwise give an absurd prediction.
-    """
-
-    column: str
-    transform: Transform
-    true_value: str | None = None  # boolean: the canonical value read as 1
-    median: float
-    mean: float
-    std: float
-    low: float | None = None  # the training range (None: no clipping)
-    high: float | None = None
-    indicator: bool  # add a 0/1 "was missing" input
-
-
-class CategoricalInput(BaseModel):
-    column: str
-    categories: list[str]  # canonical values; category i is encoded as i + FIRST_CATEGORY
-
-    @property
-    def cardinality(self) -> int:
-        return len(self.categories) + FIRST_CATEGORY
-
-
-class Preprocessing(BaseModel):
-    """Everything fitted on the training rows that turns a table into network inputs."""
-
-    numeric: list[NumericInput] = []
-    categorical: list[CategoricalInput] = []
-    image: ImageInput | None = None
-    text: TextInput | None = None
-
-    @property
-    def n_numeric(self) -> int:
-        return len(self.numeric) + sum(n.indicator for n in self.numeric)
-
-    @property
-    def cardinalities(self) -> list[int]:
-        return [c.cardinality for c in self.categorical]
-
-    @property
-    def columns(self) -> list[str]:
-        names = [n.column for n in self.numeric] + [c.column for c in self.categorical]
-        if self.image is not None:
-            names.append(self.image.column)
-        if self.text is not None:
-            names.append(self.text.column)
-        return list(dict.fromkeys(names))
-
-
-class LabelEncoding(BaseModel):
-    """How labels become targets: class indices, or a standardised number."""
-
-    task: Task
-    classes: list[Any] = []  # original label values, JSON-typed (str, int, float, bool)
-    mean: float = 0.0
-    std: float = 1.0
 
 
 @dataclass
@@ -176,7 +121,8 @@ def parse_numbers(column: np.ndarray, table: Table, name: str) -> np.ndarray:
                     float(str(value))
                 except ValueError:
                     raise DataError(
-                        f"{table.where(row, name)}: expected a number, got {value!r}"
+                        f"{table.where(row, name)}: expected a number, got {value!r}",
+                        **table.place(row, name),
                     ) from None
         raise
 
@@ -197,7 +143,8 @@ def parse_datetimes(column: np.ndarray, table: Table, name: str) -> np.ndarray:
                     np.datetime64(value, "s")
                 except ValueError:
                     raise DataError(
-                        f"{table.where(row, name)}: expected a date like 2024-05-01 or 2024-05-01 12:30, got {value!r}"
+                        f"{table.where(row, name)}: expected a date like 2024-05-01 or 2024-05-01 12:30, got {value!r}",
+                        **table.place(row, name),
                     ) from None
         raise
 
@@ -405,7 +352,10 @@ def encode_images(table: Table, spec: ImageInput, bad: dict[int, str] | None = N
         problems = [(row, why) for row, why in pool.map(decode, range(len(paths))) if why]
     for row, why in problems:
         if bad is None:
-            raise DataError(f"{table.where(row, spec.column)}: image {paths[row]}: {why}")
+            raise DataError(
+                f"{table.where(row, spec.column)}: image {paths[row]}: {why}",
+                **table.place(row, spec.column),
+            )
         bad[row] = why
     return normalise(pixels, spec)
 
@@ -446,7 +396,8 @@ def encode_labels(
             row = int(np.flatnonzero(inverse == uniques.index(unknown[0]))[0])
             raise DataError(
                 f"{table.where(row, label)}: label {column[row]!r} is not one of the program's classes "
-                f"{encoding.classes}"
+                f"{encoding.classes}",
+                **table.place(row, label),
             )
         codes = np.array([-1 if u is None else index[u] for u in uniques] or [-1], dtype=np.int64)[
             inverse

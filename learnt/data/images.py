@@ -23,27 +23,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel
 
 from learnt.data.tables import Table
 from learnt.errors import DataError, require
+from learnt.runtime.format import ImageInput
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 IN_MEMORY_BYTES = 2 * 1024**3  # a larger store is a memory-mapped file in the run directory
 MAX_SIZE, MIN_SIZE = 64, 16  # the chosen input size is the median shorter side, within these
 SURVEY_SAMPLE = 256
 GRAYSCALE_MODES = frozenset({"1", "L", "LA", "I", "I;16", "F"})
-
-
-class ImageInput(BaseModel):
-    """How an image column becomes the network input `image` float32 [B, C, S, S]."""
-
-    column: str
-    size: int
-    channels: Literal[1, 3]
-    mean: list[float]  # per channel, of pixel/255 over the training images
-    std: list[float]
-    resize: Literal["shorter-side-then-centre-crop"] = "shorter-side-then-centre-crop"
 
 
 class BadImage(Exception):
@@ -69,11 +58,11 @@ def is_image_path(value: object) -> bool:
 def read_image_folder(root: Path) -> Table:
     """A table with `path` and `label` columns from `root/<class>/…` (one sub-folder per class)."""
     if not root.exists():
-        raise DataError(f"{root}: no such folder")
+        raise DataError(f"{root}: no such folder", file=root)
     try:
         folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     except PermissionError as error:
-        raise DataError(f"{root}: cannot be read (permission denied)") from error
+        raise DataError(f"{root}: cannot be read (permission denied)", file=root) from error
     if len(folders) < 2:
         raise DataError(
             f"{root}: found {len(folders)} class folder{'s' if len(folders) != 1 else ''}; expected one "
@@ -109,11 +98,13 @@ def find_images(sources: Sequence[Path]) -> list[Path]:
                     and not any(part.startswith(".") for part in p.relative_to(source).parts)
                 )
             except PermissionError as error:
-                raise DataError(f"{source}: cannot be read (permission denied)") from error
+                raise DataError(
+                    f"{source}: cannot be read (permission denied)", file=source
+                ) from error
         elif source.exists():
             found.append(source)
         else:
-            raise DataError(f"{source}: no such file or folder")
+            raise DataError(f"{source}: no such file or folder", file=source)
     return found
 
 

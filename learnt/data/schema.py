@@ -19,63 +19,22 @@ The rules, applied to the training table once and printed:
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import numpy as np
-from pydantic import BaseModel
 
 from learnt.data.images import IMAGE_SUFFIXES
 from learnt.errors import DataError, UsageError, closest
+from learnt.kinds import Task
+from learnt.runtime.format import Column, DroppedColumn, Kind, Schema
 
 if TYPE_CHECKING:
     import pandas as pd
 
-Kind = Literal["numeric", "boolean", "categorical", "datetime", "image", "text"]
-Task = Literal["classification", "regression"]
 
 MAX_CODE_LEVELS = 5  # integers with at most this many values are codes, not quantities
 MAX_CLASSES_FOR_INTEGER_LABEL = 20
 ISO_DATE = r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$"
-
-
-class Column(BaseModel):
-    name: str
-    kind: Kind
-
-
-class DroppedColumn(BaseModel):
-    name: str
-    reason: str
-
-
-class Schema(BaseModel):
-    """The input schema of a program: its feature columns, what was dropped, the label and task."""
-
-    label: str
-    task: Task
-    features: list[Column]
-    dropped: list[DroppedColumn] = []
-
-    def of_kind(self, kind: Kind) -> list[str]:
-        return [c.name for c in self.features if c.kind == kind]
-
-    def describe(self) -> str:
-        """'7 features — numeric: age, fare; boolean: sex …' plus a line for dropped columns."""
-        kinds = ("numeric", "boolean", "categorical", "datetime", "image", "text")
-        parts = [f"{kind}: {abbreviate(names)}" for kind in kinds if (names := self.of_kind(kind))]
-        count = f"{len(self.features)} feature{'s' if len(self.features) != 1 else ''}"
-        text = f"{count} — " + "; ".join(parts)
-        if self.dropped:
-            shown = [f"{d.name} ({d.reason})" for d in self.dropped[:8]]
-            more = f"; … {len(self.dropped) - 8} more" if len(self.dropped) > 8 else ""
-            text += "\n" + " " * 14 + "dropped: " + "; ".join(shown) + more
-        return text
-
-
-def abbreviate(names: list[str], limit: int = 8) -> str:
-    if len(names) <= limit:
-        return ", ".join(names)
-    return f"{len(names)} columns ({', '.join(names[:3])}, …, {names[-1]})"
 
 
 def infer_schema(
@@ -90,18 +49,30 @@ def infer_schema(
     names = [str(c) for c in frame.columns]
     if label not in names:
         raise DataError(
-            f"{source}: no label column '{label}'.{closest(label, names)} Columns: {', '.join(names)}"
+            f"{source}: no label column '{label}'.{closest(label, names)} Columns: {', '.join(names)}",
+            file=source,
+            column=label,
         )
     for name in ignore:
         if name not in names:
-            raise UsageError(f"--ignore {name}: no such column in {source}.{closest(name, names)}")
+            raise UsageError(
+                f"--ignore {name}: no such column in {source}.{closest(name, names)}",
+                field="ignore",
+                column=name,
+            )
     labels = frame[label]
     if labels.isna().all():
-        raise DataError(f"{source}, column '{label}': every label is empty; nothing to learn from")
+        raise DataError(
+            f"{source}, column '{label}': every label is empty; nothing to learn from",
+            file=source,
+            column=label,
+        )
     task = task or infer_task(labels)
     if task == "regression" and not _is_numeric(labels):
         raise DataError(
-            f"{source}, column '{label}': regression needs numeric labels, got text such as {labels.dropna().iloc[0]!r}"
+            f"{source}, column '{label}': regression needs numeric labels, got text such as {labels.dropna().iloc[0]!r}",
+            file=source,
+            column=label,
         )
     features, dropped = [], []
     for name in names:

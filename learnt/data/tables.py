@@ -52,6 +52,11 @@ class Table:
         place = f"{self.source}, row {name}"
         return f"{place}, column '{column}'" if column else place
 
+    def place(self, row: int, column: str | None = None) -> dict[str, Any]:
+        """The same place as fields of an error: `DataError(message, **table.place(row, column))`."""
+        name = self.row_names[row] if self.row_names is not None else row + 1
+        return {"file": self.source, "row": _json_scalar(name), "column": column}
+
     def take(self, rows: np.ndarray) -> Table:
         """The rows at positions `rows`, keeping their names for messages."""
         names = self.row_names[rows] if self.row_names is not None else rows + 1
@@ -71,9 +76,9 @@ def table_format(path: Path) -> str:
 
 def check_readable(path: Path) -> None:
     if not path.exists():
-        raise DataError(f"{path}: no such file")
+        raise DataError(f"{path}: no such file", file=path)
     if path.is_dir():
-        raise DataError(f"{path}: is a directory, expected a CSV, Parquet or JSONL file")
+        raise DataError(f"{path}: is a directory, expected a CSV, Parquet or JSONL file", file=path)
     if path.stat().st_size == 0:
         raise DataError(
             f"{path}: the file is empty; expected a header row and at least one data row"
@@ -108,15 +113,17 @@ def read_dataframe(
         else:
             frame = pd.read_parquet(path)
     except UnicodeDecodeError as error:
-        raise DataError(_decode_message(path, encoding)) from error
+        raise DataError(_decode_message(path, encoding), file=path) from error
     except ImportError as error:
         raise DataError(
             f"{path}: reading Parquet needs pyarrow: pip install 'learnt[parquet]'"
         ) from error
     except (ValueError, pd.errors.ParserError, OSError) as error:
-        raise DataError(f"{path}: cannot be read as {fmt.upper()}: {_first_line(error)}") from error
+        raise DataError(
+            f"{path}: cannot be read as {fmt.upper()}: {_first_line(error)}", file=path
+        ) from error
     if frame.empty:
-        raise DataError(f"{path}: has a header but no data rows")
+        raise DataError(f"{path}: has a header but no data rows", file=path)
     return frame, str(path)
 
 
@@ -145,7 +152,7 @@ def read_table(source: str | Path | Any, encoding: str = "utf-8") -> Table:
     reader = {"csv": _read_csv, "jsonl": _read_jsonl, "parquet": _read_parquet}[fmt]
     table = reader(path, encoding)
     if len(table) == 0:
-        raise DataError(f"{path}: has a header but no data rows")
+        raise DataError(f"{path}: has a header but no data rows", file=path)
     return table
 
 
@@ -164,9 +171,13 @@ def _csv_records(path: Path, encoding: str = "utf-8") -> tuple[list[str], list[l
             header = next(rows)
             records = list(rows)
         except csv.Error as error:
-            raise DataError(f"{path}, line {rows.line_num}: malformed CSV ({error})") from error
+            raise DataError(
+                f"{path}, line {rows.line_num}: malformed CSV ({error})",
+                file=path,
+                row=rows.line_num,
+            ) from error
         except UnicodeDecodeError as error:
-            raise DataError(_decode_message(path, encoding)) from error
+            raise DataError(_decode_message(path, encoding), file=path) from error
     records = [r for r in records if r]  # blank lines
     width = len(header)
     for number, record in enumerate(records, start=1):
@@ -176,7 +187,7 @@ def _csv_records(path: Path, encoding: str = "utf-8") -> tuple[list[str], list[l
             )
     if len(set(header)) != width:
         duplicates = sorted({h for h in header if header.count(h) > 1})
-        raise DataError(f"{path}: duplicate column names in the header: {duplicates}")
+        raise DataError(f"{path}: duplicate column names in the header: {duplicates}", file=path)
     return header, records
 
 
@@ -194,10 +205,14 @@ def _read_jsonl(path: Path, encoding: str = "utf-8") -> Table:
                         f"{path}, line {number}: not valid JSON ({error.msg})"
                     ) from error
                 if not isinstance(record, dict):
-                    raise DataError(f"{path}, line {number}: expected a JSON object per line")
+                    raise DataError(
+                        f"{path}, line {number}: expected a JSON object per line",
+                        file=path,
+                        row=number,
+                    )
                 records.append(record)
         except UnicodeDecodeError as error:
-            raise DataError(_decode_message(path, encoding)) from error
+            raise DataError(_decode_message(path, encoding), file=path) from error
     names: dict[str, None] = {}
     for record in records:
         names.update(dict.fromkeys(record))
@@ -217,7 +232,9 @@ def _read_parquet(path: Path, encoding: str = "utf-8") -> Table:
     try:
         arrow = pq.read_table(path)
     except Exception as error:  # pyarrow raises several unrelated types for a bad file
-        raise DataError(f"{path}: cannot be read as Parquet: {_first_line(error)}") from error
+        raise DataError(
+            f"{path}: cannot be read as Parquet: {_first_line(error)}", file=path
+        ) from error
     columns = {}
     for name in arrow.column_names:
         values = arrow.column(name).to_numpy(zero_copy_only=False)
@@ -269,7 +286,9 @@ def write_table(columns: dict[str, np.ndarray], out: str | Path | None) -> None:
     path = Path(out)
     fmt = table_format(path)
     if path.is_dir():
-        raise DataError(f"{path}: is a directory; --out names a file such as predictions.csv")
+        raise DataError(
+            f"{path}: is a directory; --out names a file such as predictions.csv", file=path
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.partial")
     try:
@@ -301,3 +320,7 @@ def _python_values(column: np.ndarray) -> list[Any]:
     if column.dtype.kind == "f":
         return [None if np.isnan(v) else float(v) for v in column.tolist()]
     return column.tolist()
+
+
+def _json_scalar(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value

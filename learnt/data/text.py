@@ -19,29 +19,18 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from pydantic import BaseModel
 
 from learnt.errors import require
+from learnt.runtime.format import TextInput
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
-TOKENIZER_FILE = "tokenizer.json"
 PAD, UNK, CLS, SEP = "[PAD]", "[UNK]", "[CLS]", "[SEP]"
 SPECIAL_TOKENS = [PAD, UNK, CLS, SEP]  # ids 0–3
 MIN_VOCABULARY, MAX_VOCABULARY = 1_000, 16_000
 MIN_LENGTH, MAX_LENGTH = 8, 256
 LENGTH_PERCENTILE = 95
-
-
-class TextInput(BaseModel):
-    """How a text column becomes the network inputs `tokens` and `mask`, int64 [B, T]."""
-
-    column: str
-    tokenizer: str = TOKENIZER_FILE  # inside the program directory
-    vocabulary_size: int
-    max_length: int
-    truncated_fraction: float  # of the training texts
 
 
 def texts(column: np.ndarray) -> list[str]:

@@ -23,18 +23,27 @@ import numpy as np
 import torch
 
 from learnt import __version__
-from learnt.architectures import choose_architecture, count_parameters, describe
-from learnt.config import TrainSettings, default_batch_size, default_epochs, make_settings
 from learnt.console import say, step
 from learnt.data.split import Split
-from learnt.evaluate import evaluate_table, summary
-from learnt.freeze import check_output, export_onnx, staging, write_manifest, write_weights
-from learnt.loop import HookList, Hooks, LoopSettings, TrainState, fit, planned_steps
-from learnt.parameters import initialise
-from learnt.prepare import Labelled, prepare
-from learnt.program import FORMAT_VERSION, Manifest, Program, Training
-from learnt.progress import MetricsLog, ProgressBar
-from learnt.stopping import EXPLANATIONS, StopCriteria
+from learnt.kinds import DataKind, Task
+from learnt.runtime.evaluate import evaluate_table, summary
+from learnt.runtime.format import FORMAT_VERSION, Manifest, Training
+from learnt.runtime.program import Program
+from learnt.settings import (
+    TrainSettings,
+    default_batch_size,
+    default_epochs,
+    make_settings,
+    write_settings,
+)
+from learnt.train.families import choose_architecture, count_parameters, describe
+from learnt.train.freeze import check_output, export_onnx, staging, write_manifest, write_weights
+from learnt.train.hooks import HookList, Hooks, MetricsLog, ProgressBar
+from learnt.train.init import initialise
+from learnt.train.loop import LoopSettings, fit, planned_steps
+from learnt.train.prepare import Labelled, prepare
+from learnt.train.state import LoopState, TrainState
+from learnt.train.stopping import EXPLANATIONS, StopCriteria
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -74,8 +83,8 @@ def train(
     Args:
         data: a CSV / Parquet / JSONL path, or a pandas DataFrame.
         label: the column to predict.
-        hooks: extra `learnt.loop.Hooks` to watch training.
-        **settings: any `learnt.config.TrainSettings` field (epochs, seed, out, …).
+        hooks: extra `learnt.train.hooks.Hooks` to watch training.
+        **settings: any `learnt.settings.TrainSettings` field (epochs, seed, out, …).
 
     Example:
         >>> program = learnt.train(frame, label="survived", epochs=5)  # doctest: +SKIP
@@ -95,10 +104,11 @@ def run(
     run_dir = settings.out or next_run_dir(Path("runs"), run_name(data))
     program_dir = run_dir / "program"
     check_output(program_dir, settings.force)  # before any expensive work
+    write_settings(settings, run_dir)
     labelled, split, prepared = prepare(data, settings, run_dir)
 
     # 1. architecture, 2. initial parameters
-    config = choose_architecture(settings.arch, prepared.data_kind, **prepared.sizes)
+    config = choose_architecture(settings.arch, prepared.data_kind, prepared.sizes)
     model = initialise(config, settings.seed)
     say(
         step(
@@ -113,7 +123,6 @@ def run(
         settings, labelled.task, len(split.train), prepared.data_kind
     )
     say(step("loop", describe_loop(loop_settings)))
-    run_dir.mkdir(parents=True, exist_ok=True)
     total_steps = planned_steps(len(split.train), loop_settings)
     watchers = HookList(
         [
@@ -123,7 +132,8 @@ def run(
         ]
     )
     model = model.to(memory_format=prepared.memory_format)
-    state = fit(model, prepared.train, prepared.validation, loop_settings, watchers)
+    loop = LoopState.start(model, loop_settings, len(split.train))
+    state = fit(loop, prepared.train, prepared.validation, watchers)
     model = model.to(memory_format=torch.contiguous_format)
     reason = state.stop_reason or "max_epochs"
     say(
@@ -134,20 +144,20 @@ def run(
     )
 
     # 6. freeze a program, 7. evaluate it on the test rows
+    fitted = prepared.fitted
     manifest = Manifest(
         format_version=FORMAT_VERSION,
         task=labelled.task,
-        input_schema=prepared.schema,
-        preprocessing=prepared.preprocessing,
-        labels=prepared.labels,
-        architecture=config.model_dump(),
+        input_schema=fitted.schema,
+        preprocessing=fitted.preprocessing,
+        labels=fitted.labels,
+        architecture=config,
         model_inputs=list(prepared.sample.arrays),
         training=provenance(settings, state, split, data, labelled),
     )
     with staging(program_dir, settings.force) as stage:
         write_weights(model, stage)
-        if prepared.write_files is not None:
-            prepared.write_files(stage)
+        fitted.write_files(stage)
         export_onnx(model, stage, prepared.sample)
         write_manifest(manifest, stage)
         if len(split.test):
@@ -171,23 +181,24 @@ def run_name(data: str | Path | pd.DataFrame) -> str:
 
 
 def make_loop_settings(
-    settings: TrainSettings, task: str, rows: int, data_kind: str = "table"
+    settings: TrainSettings, task: Task, rows: int, data_kind: DataKind = "table"
 ) -> LoopSettings:
+    """The loop's settings: the run's, with what is "chosen from the data" chosen."""
     batch_size = settings.batch_size or default_batch_size(rows, data_kind)
     epochs = settings.epochs or default_epochs(math.ceil(rows / batch_size))
     return LoopSettings(
-        task=task,  # type: ignore[arg-type]
+        task=task,
         batch_size=batch_size,
         learning_rate=settings.learning_rate,
         weight_decay=settings.weight_decay,
-        grad_clip=settings.grad_clip,
+        grad_clip=settings.grad_clip or None,
         seed=settings.seed,
         criteria=StopCriteria(
             max_epochs=epochs,
             max_steps=settings.max_steps,
             target_loss=settings.target_loss,
             target_accuracy=settings.target_accuracy,
-            patience=settings.patience if settings.val_size > 0 else None,
+            patience=(settings.patience or None) if settings.val_size > 0 else None,
             time_budget=settings.time_budget,
         ),
     )
@@ -246,7 +257,7 @@ def provenance(
         data=labelled.source,
         data_sha256=fingerprint(data),
         skipped=[{"file": path, "reason": why} for path, why in labelled.skipped],
-        settings=settings.model_dump(mode="json"),
+        settings=settings.as_json(),
         versions={
             "learnt": __version__,
             "torch": torch.__version__,
@@ -266,7 +277,7 @@ def fingerprint(data: Any) -> str:
             digest.update(str(file.relative_to(data)).encode() + b"\0" + file.read_bytes())
         return digest.hexdigest()
     if isinstance(data, str | Path):
-        from learnt.program import sha256
+        from learnt.runtime.program import sha256
 
         return sha256(Path(data))
     import pandas as pd

@@ -21,8 +21,9 @@ from safetensors.torch import save_file
 from torch import nn
 
 from learnt.data.encode import Encoded
-from learnt.errors import UsageError
-from learnt.program import MANIFEST, ONNX, WEIGHTS, Manifest, sha256
+from learnt.errors import FreezeError, UsageError
+from learnt.runtime.format import MANIFEST, ONNX, WEIGHTS, Manifest
+from learnt.runtime.program import sha256
 
 ONNX_OPSET = 17
 SEQUENCE_AXES = {"tokens": {0: "batch", 1: "length"}, "mask": {0: "batch", 1: "length"}}
@@ -33,14 +34,18 @@ def check_output(out: Path, force: bool) -> None:
     """Refuse an existing destination early, before any training time is spent."""
     if out.parent.exists() and not out.parent.is_dir():
         raise UsageError(
-            f"{out.parent}: exists and is not a directory; --out names a run directory"
+            f"{out.parent}: exists and is not a directory; --out names a run directory",
+            field="out",
         )
     if out.exists() and not force:
         raise UsageError(
-            f"{out}: already exists; pass --force to replace it or --out to choose another path"
+            f"{out}: already exists; pass --force to replace it or --out to choose another path",
+            field="out",
         )
     if out.exists() and not (out / MANIFEST).is_file() and any(out.iterdir()):
-        raise UsageError(f"{out}: exists and is not a learnt program; refusing to replace it")
+        raise UsageError(
+            f"{out}: exists and is not a learnt program; refusing to replace it", field="out"
+        )
 
 
 @contextlib.contextmanager
@@ -81,21 +86,27 @@ def export_onnx(model: nn.Module, directory: Path, sample: Encoded) -> list[str]
     model.eval()
     names = list(sample.arrays)
     inputs = tuple(torch.from_numpy(sample.arrays[name]) for name in names)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the TorchScript exporter announces its deprecation
-        torch.onnx.export(
-            model,
-            inputs,
-            str(directory / ONNX),
-            input_names=names,
-            output_names=["output"],
-            dynamic_axes={
-                **{name: {0: "batch"} for name in [*names, "output"]},
-                **{n: a for n, a in SEQUENCE_AXES.items() if n in names},
-            },
-            opset_version=ONNX_OPSET,
-            dynamo=False,
-        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the TorchScript exporter announces its deprecation
+            torch.onnx.export(
+                model,
+                inputs,
+                str(directory / ONNX),
+                input_names=names,
+                output_names=["output"],
+                dynamic_axes={
+                    **{name: {0: "batch"} for name in [*names, "output"]},
+                    **{n: a for n, a in SEQUENCE_AXES.items() if n in names},
+                },
+                opset_version=ONNX_OPSET,
+                dynamo=False,
+            )
+    except Exception as error:  # the exporter raises many unrelated types
+        raise FreezeError(
+            f"could not export the trained network to ONNX ({type(error).__name__}: {error}); "
+            "no program was written. This is a fault in learnt: please report it with --debug output"
+        ) from error
     session = onnxruntime.InferenceSession(
         str(directory / ONNX), providers=["CPUExecutionProvider"]
     )
@@ -104,8 +115,12 @@ def export_onnx(model: nn.Module, directory: Path, sample: Encoded) -> list[str]
     with torch.inference_mode():
         torch_outputs = model(*inputs).numpy()
     difference = float(np.abs(onnx_outputs - torch_outputs).max(initial=0.0))
-    if difference > ONNX_TOLERANCE:
-        raise RuntimeError(f"the exported ONNX graph differs from the model by {difference:.2e}")
+    if not difference <= ONNX_TOLERANCE:  # also catches NaN
+        raise FreezeError(
+            f"the exported ONNX graph differs from the trained network by {difference:.2e} "
+            f"(tolerance {ONNX_TOLERANCE:g}); no program was written. This is a fault in learnt: "
+            "please report it with --debug output"
+        )
     return kept
 
 

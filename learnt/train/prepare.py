@@ -2,10 +2,12 @@
 
     learnt train DATA …   →   read_labelled → (decode_images) → split_rows → prepare_table | prepare_images | prepare_text
 
-Reads the data and keeps the labelled rows, splits them, then fits everything a program needs on
-the training rows only — schema, preprocessing, label encoding — and lays out the tensors the loop
-reads: copies per part for tables; one shared store with per-part row indices for images (uint8,
-augmented per batch) and text (tokens padded once, bucketed by length and trimmed per batch).
+Reads the data and keeps the labelled rows, splits them, then either **fits** everything a program
+needs on the training rows only — schema, preprocessing, label encoding, tokenizer — or **reuses**
+those of an earlier program (`Fitted.from_program`: transfer, or a resumed run), and only encodes.
+It lays out the tensors the loop reads: copies per part for tables; one shared store with per-part
+row indices for images (uint8, augmented per batch) and text (tokens padded once, bucketed by
+length and trimmed per batch).
 """
 
 from __future__ import annotations
@@ -19,20 +21,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from learnt.config import TrainSettings
 from learnt.console import say, step
 from learnt.data.encode import (
     Encoded,
-    LabelEncoding,
-    Preprocessing,
     encode,
     encode_labels,
     fit_labels,
     fit_preprocessing,
 )
 from learnt.data.schema import (
-    Schema,
-    Task,
     find_image_column,
     find_text_column,
     infer_schema,
@@ -42,22 +39,58 @@ from learnt.data.schema import (
 from learnt.data.split import Split, split_rows
 from learnt.data.tables import Table, dataframe_to_table, read_dataframe
 from learnt.errors import DataError, UsageError, closest
-from learnt.loop import LoopData
+from learnt.kinds import DataKind, Task
+from learnt.runtime.format import TOKENIZER_FILE, LabelEncoding, Preprocessing, Schema
+from learnt.settings import TrainSettings
+from learnt.train.loop import LoopData
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from learnt.runtime.program import Program
+
+
+@dataclass
+class Fitted:
+    """Everything fitted on training rows that a program keeps, to fit afresh or to reuse."""
+
+    schema: Schema
+    preprocessing: Preprocessing
+    labels: LabelEncoding
+    tokenizer: Any = None  # text programs: a `tokenizers.Tokenizer`
+
+    @property
+    def data_kind(self) -> DataKind:
+        return self.schema.data_kind
+
+    @classmethod
+    def from_program(cls, program: Program) -> Fitted:
+        """An earlier program's schema, preprocessing, label encoding and tokenizer."""
+        manifest = program.manifest
+        tokenizer = program.tokenizer() if manifest.preprocessing.text is not None else None
+        return cls(manifest.input_schema, manifest.preprocessing, manifest.labels, tokenizer)
+
+    def write_files(self, directory: Path) -> None:
+        """The program files beside the manifest that preprocessing needs (the tokenizer)."""
+        if self.tokenizer is not None:
+            self.tokenizer.save(str(directory / TOKENIZER_FILE))
+
 
 def prepare(
-    data: str | Path | pd.DataFrame, settings: TrainSettings, run_dir: Path
+    data: str | Path | pd.DataFrame,
+    settings: TrainSettings,
+    run_dir: Path,
+    fitted: Fitted | None = None,
 ) -> tuple[Labelled, Split, Prepared]:
-    """Steps 3 and 4: the labelled rows, their split, and everything fitted on the training rows.
+    """Steps 3 and 4: the labelled rows, their split, and the loop's tensors.
 
-    `run_dir` holds the image store when images are too many to keep in memory.
+    Preprocessing is fitted on the training rows, or — given `fitted` (from an earlier program or
+    a checkpoint) — reused as it is. `run_dir` holds the image store when images are too many to
+    keep in memory.
     """
-    labelled = read_labelled(data, settings)
+    labelled = read_labelled(data, settings, fitted)
     if labelled.image_column is not None:
-        labelled = decode_images(labelled, settings, run_dir)
+        labelled = decode_images(labelled, settings, run_dir, fitted)
 
     # 4. keep data for testing
     classes = labelled.targets if labelled.task == "classification" else None
@@ -83,8 +116,9 @@ def prepare(
         if labelled.text_column
         else prepare_table
     )
-    prepared = fit(labelled, split, settings)
-    say(step("schema", prepared.schema.describe()))
+    prepared = fit(labelled, split, settings, fitted)
+    reused = " (reused from the program)" if fitted else ""
+    say(step("schema", prepared.fitted.schema.describe() + reused))
     return labelled, split, prepared
 
 
@@ -118,29 +152,36 @@ class Labelled:
 class Prepared:
     """What the loop and the program need from step 3, fitted on the training rows only."""
 
-    data_kind: str  # "table", "images" or "text"
-    schema: Schema
-    preprocessing: Preprocessing
-    labels: LabelEncoding
+    fitted: Fitted
     train: LoopData
     validation: LoopData
     sample: Encoded  # a few encoded rows, to export and check the ONNX graph
     sizes: dict[str, Any]  # what the architecture's sizing rule reads
     memory_format: torch.memory_format = torch.contiguous_format
-    write_files: Callable[[Path], None] | None = None  # extra program files (a tokenizer)
+
+    @property
+    def data_kind(self) -> DataKind:
+        return self.fitted.data_kind
 
 
-def read_labelled(data: str | Path | pd.DataFrame, settings: TrainSettings) -> Labelled:
-    """Read the data, choose the task, keep the labelled rows. A folder means images by class."""
+def read_labelled(
+    data: str | Path | pd.DataFrame, settings: TrainSettings, fitted: Fitted | None = None
+) -> Labelled:
+    """Read the data, choose the task, keep the labelled rows. A folder means images by class.
+
+    With `fitted`, the label, task and input column are the earlier program's.
+    """
     import pandas as pd
 
+    label_setting = settings.label or (fitted.schema.label if fitted else None)
     if isinstance(data, str | Path) and Path(data).is_dir():
         from learnt.data.images import read_image_folder
 
         table = read_image_folder(Path(data))
         if settings.label not in (None, "label"):
             raise UsageError(
-                f"--label {settings.label}: a folder of images is labelled by its sub-folder names; leave --label out"
+                f"--label {settings.label}: a folder of images is labelled by its sub-folder names; leave --label out",
+                field="label",
             )
         frame, source, label = pd.DataFrame(table.columns), table.source, "label"
         image_column: str | None = "path"
@@ -148,20 +189,30 @@ def read_labelled(data: str | Path | pd.DataFrame, settings: TrainSettings) -> L
     else:
         frame, source = read_dataframe(data, encoding=settings.encoding)
         table = dataframe_to_table(frame, source)
-        label = require_label(settings.label, frame, source)
-        image_column = find_image_column(frame, label)
-        text_column = settings.text or (None if image_column else find_text_column(frame, label))
+        label = require_label(label_setting, frame, source)
+        if fitted is not None:
+            image_column, text_column = input_column(fitted, frame, source)
+        else:
+            image_column = find_image_column(frame, label)
+            text_column = settings.text or (
+                None if image_column else find_text_column(frame, label)
+            )
         if settings.text is not None and settings.text not in frame.columns:
             names = [str(c) for c in frame.columns]
             raise UsageError(
-                f"--text {settings.text}: no such column in {source}.{closest(settings.text, names)}"
+                f"--text {settings.text}: no such column in {source}.{closest(settings.text, names)}",
+                field="text",
+                column=settings.text,
             )
     if frame[label].isna().all():
         raise DataError(
-            f"{source}, column '{label}': every value is empty; there is nothing to learn from. Is this the right label column?"
+            f"{source}, column '{label}': every value is empty; there is nothing to learn from. Is this the right label column?",
+            file=source,
+            column=label,
         )
-    task = settings.task or infer_task(frame[label])
-    targets, table, frame = labelled_rows(table, frame, label, task)
+    task = fitted.labels.task if fitted else settings.task or infer_task(frame[label])
+    encoding = fitted.labels if fitted else None
+    targets, table, frame = labelled_rows(table, frame, label, task, encoding)
     if image_column:
         what = f"images: {len(frame)} labelled images in column '{image_column}'"
     elif text_column:
@@ -170,6 +221,22 @@ def read_labelled(data: str | Path | pd.DataFrame, settings: TrainSettings) -> L
         what = f"table: {len(frame)} labelled rows, {len(frame.columns) - 1} columns"
     say(step("data", f"{source} — {what}; label '{label}' → {task}"))
     return Labelled(table, frame, targets, label, task, source, image_column, text_column)
+
+
+def input_column(fitted: Fitted, frame: pd.DataFrame, source: str) -> tuple[str | None, str | None]:
+    """(image column, text column) of a reused program, checked to be in `frame`."""
+    spec = fitted.preprocessing.image or fitted.preprocessing.text
+    if spec is None:
+        return None, None
+    if spec.column not in frame.columns:
+        names = [str(c) for c in frame.columns]
+        raise DataError(
+            f"{source}: no column '{spec.column}', which the program reads.{closest(spec.column, names)}",
+            file=source,
+            column=spec.column,
+        )
+    image = fitted.preprocessing.image is not None
+    return (spec.column, None) if image else (None, spec.column)
 
 
 def require_label(label: str | None, frame: pd.DataFrame, source: str) -> str:
@@ -185,13 +252,22 @@ def require_label(label: str | None, frame: pd.DataFrame, source: str) -> str:
     return label
 
 
-def decode_images(labelled: Labelled, settings: TrainSettings, run_dir: Path) -> Labelled:
-    """Decode every image once into a uint8 store; with --skip-bad, leave unreadable files out."""
+def decode_images(
+    labelled: Labelled, settings: TrainSettings, run_dir: Path, fitted: Fitted | None = None
+) -> Labelled:
+    """Decode every image once into a uint8 store; with --skip-bad, leave unreadable files out.
+
+    The size and channels are surveyed from the images, or a reused program's.
+    """
     from learnt.data.images import decode_all, resolve_paths, survey
 
     paths = resolve_paths(labelled.table.columns[labelled.image_column], labelled.table.base)
-    size, channels = survey(paths, settings.seed)
-    size = settings.image_size or size
+    spec = fitted.preprocessing.image if fitted else None
+    if spec is not None:
+        size, channels = spec.size, spec.channels
+    else:
+        size, channels = survey(paths, settings.seed)
+        size = settings.image_size or size
     with decoding_progress(len(paths)) as advance:
         decoded = decode_all(
             paths,
@@ -241,29 +317,31 @@ def decoding_progress(total: int) -> Iterator[Callable[[int], None]]:
         yield lambda n: progress.advance(task, n)
 
 
-def prepare_table(labelled: Labelled, split: Split, settings: TrainSettings) -> Prepared:
+def prepare_table(
+    labelled: Labelled, split: Split, settings: TrainSettings, fitted: Fitted | None
+) -> Prepared:
     """Schema, preprocessing and tensors for a table (the MLP family)."""
-    schema = infer_schema(
-        labelled.frame.iloc[split.train],
-        labelled.label,
-        ignore=settings.ignore,
-        task=labelled.task,
-        source=labelled.source,
-    )
-    preprocessing = fit_preprocessing(labelled.table.take(split.train), schema)
-    labels, targets = fit_targets(labelled, split)
+    if fitted is None:
+        schema = infer_schema(
+            labelled.frame.iloc[split.train],
+            labelled.label,
+            ignore=settings.ignore,
+            task=labelled.task,
+            source=labelled.source,
+        )
+        preprocessing = fit_preprocessing(labelled.table.take(split.train), schema)
+        fitted = Fitted(schema, preprocessing, fit_labels_on_train(labelled, split))
+    preprocessing = fitted.preprocessing
+    targets = standardised_targets(labelled, fitted.labels)
     encoded = encode(labelled.table, preprocessing)
     sizes = {
         "rows": len(split.train),
         "n_numeric": preprocessing.n_numeric,
         "cardinalities": preprocessing.cardinalities,
-        "n_outputs": len(labels.classes) if labelled.task == "classification" else 1,
+        "n_outputs": n_outputs(fitted.labels),
     }
     return Prepared(
-        "table",
-        schema,
-        preprocessing,
-        labels,
+        fitted,
         train=loop_data(encoded, targets, split.train),
         validation=loop_data(encoded, targets, split.validation),
         sample=encoded.take(export_rows(split)),
@@ -271,36 +349,39 @@ def prepare_table(labelled: Labelled, split: Split, settings: TrainSettings) -> 
     )
 
 
-def prepare_images(labelled: Labelled, split: Split, settings: TrainSettings) -> Prepared:
+def prepare_images(
+    labelled: Labelled, split: Split, settings: TrainSettings, fitted: Fitted | None
+) -> Prepared:
     """Schema, per-channel statistics and the shared uint8 store for images (the CNN family)."""
-    from learnt.augment import ImageBatches
     from learnt.data.images import fit_image_input, normalise
+    from learnt.train.augment import ImageBatches
 
     assert labelled.pixels is not None and labelled.image_column is not None
-    schema = single_input_schema(
-        labelled.frame, labelled.label, labelled.task, labelled.image_column, "image"
-    )
     _, channels, size, _ = labelled.pixels.shape
-    spec = fit_image_input(labelled.image_column, labelled.pixels[split.train], size, channels)
-    labels, targets = fit_targets(labelled, split)
-    pixels, target_tensor = torch.from_numpy(labelled.pixels), torch.from_numpy(targets)
-    batches = ImageBatches(spec, settings.augment, settings.seed)
+    if fitted is None:
+        schema = single_input_schema(
+            labelled.frame, labelled.label, labelled.task, labelled.image_column, "image"
+        )
+        spec = fit_image_input(labelled.image_column, labelled.pixels[split.train], size, channels)
+        fitted = Fitted(schema, Preprocessing(image=spec), fit_labels_on_train(labelled, split))
+    spec = fitted.preprocessing.image
+    assert spec is not None
+    targets = torch.from_numpy(standardised_targets(labelled, fitted.labels))
+    pixels = torch.from_numpy(labelled.pixels)
+    batches = ImageBatches(spec, settings.augment)
 
     def part(rows: np.ndarray) -> LoopData:
-        return LoopData((pixels,), target_tensor, torch.from_numpy(rows), batches, chunk_rows=512)
+        return LoopData((pixels,), targets, torch.from_numpy(rows), batches, chunk_rows=512)
 
     sizes = {
         "images": len(split.train),
         "size": size,
         "channels": channels,
-        "n_outputs": len(labels.classes) if labelled.task == "classification" else 1,
+        "n_outputs": n_outputs(fitted.labels),
     }
     sample = Encoded({"image": normalise(labelled.pixels[export_rows(split)], spec)})
     return Prepared(
-        "images",
-        schema,
-        Preprocessing(image=spec),
-        labels,
+        fitted,
         train=part(split.train),
         validation=part(split.validation),
         sample=sample,
@@ -309,74 +390,84 @@ def prepare_images(labelled: Labelled, split: Split, settings: TrainSettings) ->
     )
 
 
-def prepare_text(labelled: Labelled, split: Split, settings: TrainSettings) -> Prepared:
+def prepare_text(
+    labelled: Labelled, split: Split, settings: TrainSettings, fitted: Fitted | None
+) -> Prepared:
     """Schema, a tokenizer fitted on the training texts, and padded token tensors (the Transformer)."""
-    from learnt.data.text import TOKENIZER_FILE, fit_text_input, fit_tokenizer, texts, tokenize
+    from learnt.data.text import fit_text_input, fit_tokenizer, texts, tokenize
 
     assert labelled.text_column is not None
-    schema = single_input_schema(
-        labelled.frame, labelled.label, labelled.task, labelled.text_column, "text"
-    )
     column = labelled.table.columns[labelled.text_column]
-    training_texts = texts(column[split.train])
-    tokenizer = fit_tokenizer(training_texts)
-    spec = fit_text_input(labelled.text_column, tokenizer, training_texts)
-    say(
-        step(
-            "tokenizer",
-            f"WordPiece, {spec.vocabulary_size} tokens learnt from the training texts; at most {spec.max_length} tokens per text ({spec.truncated_fraction:.1%} of training texts truncated)",
+    if fitted is None:
+        schema = single_input_schema(
+            labelled.frame, labelled.label, labelled.task, labelled.text_column, "text"
         )
-    )
-    labels, targets = fit_targets(labelled, split)
-    tokens, mask = tokenize(tokenizer, column, spec)  # [N, T] padded once; batches are trimmed
+        training_texts = texts(column[split.train])
+        tokenizer = fit_tokenizer(training_texts)
+        spec = fit_text_input(labelled.text_column, tokenizer, training_texts)
+        labels = fit_labels_on_train(labelled, split)
+        fitted = Fitted(schema, Preprocessing(text=spec), labels, tokenizer)
+        say(
+            step(
+                "tokenizer",
+                f"WordPiece, {spec.vocabulary_size} tokens learnt from the training texts; at most {spec.max_length} tokens per text ({spec.truncated_fraction:.1%} of training texts truncated)",
+            )
+        )
+    spec = fitted.preprocessing.text
+    assert spec is not None
+    tokens, mask = tokenize(fitted.tokenizer, column, spec)  # [N, T] padded once; batches trimmed
     tensors = (torch.from_numpy(tokens), torch.from_numpy(mask))
-    lengths, target_tensor = tensors[1].sum(1), torch.from_numpy(targets)
+    lengths = tensors[1].sum(1)
+    targets = torch.from_numpy(standardised_targets(labelled, fitted.labels))
 
     def part(rows: np.ndarray) -> LoopData:
         return LoopData(
-            tensors,
-            target_tensor,
-            torch.from_numpy(rows),
-            trim_padding,
-            chunk_rows=1024,
-            lengths=lengths,
+            tensors, targets, torch.from_numpy(rows), trim_padding, chunk_rows=1024, lengths=lengths
         )
 
     sizes = {
         "texts": len(split.train),
         "vocabulary_size": spec.vocabulary_size,
         "max_length": spec.max_length,
-        "n_outputs": len(labels.classes) if labelled.task == "classification" else 1,
+        "n_outputs": n_outputs(fitted.labels),
     }
     rows = export_rows(split)
     sample = Encoded({"tokens": tokens[rows], "mask": mask[rows]})
     return Prepared(
-        "text",
-        schema,
-        Preprocessing(text=spec),
-        labels,
+        fitted,
         train=part(split.train),
         validation=part(split.validation),
         sample=sample,
         sizes=sizes,
-        write_files=lambda directory: tokenizer.save(str(directory / TOKENIZER_FILE)),
     )
 
 
-def trim_padding(inputs: tuple[torch.Tensor, ...], training: bool) -> tuple[torch.Tensor, ...]:
+def trim_padding(
+    inputs: tuple[torch.Tensor, ...], augment: torch.Generator | None
+) -> tuple[torch.Tensor, ...]:
     """Cut a batch of (tokens, mask) to its longest text: short texts don't pay for long ones."""
     tokens, mask = inputs
     width = int(mask.sum(1).max())
     return tokens[:, :width], mask[:, :width]
 
 
-def fit_targets(labelled: Labelled, split: Split) -> tuple[LabelEncoding, np.ndarray]:
+def fit_labels_on_train(labelled: Labelled, split: Split) -> LabelEncoding:
     """Classes from every label; a regression label's mean and std from the training rows only."""
     column = labelled.table.columns[labelled.label]
     if labelled.task == "classification":
-        return fit_labels(column, "classification"), labelled.targets
-    labels = fit_labels(column[split.train], "regression")
-    return labels, ((labelled.targets - labels.mean) / labels.std).astype(np.float32)
+        return fit_labels(column, "classification")
+    return fit_labels(column[split.train], "regression")
+
+
+def standardised_targets(labelled: Labelled, labels: LabelEncoding) -> np.ndarray:
+    """Class codes as they are; regression targets standardised with the label encoding."""
+    if labels.task == "classification":
+        return labelled.targets
+    return ((labelled.targets - labels.mean) / labels.std).astype(np.float32)
+
+
+def n_outputs(labels: LabelEncoding) -> int:
+    return len(labels.classes) if labels.task == "classification" else 1
 
 
 def export_rows(split: Split) -> np.ndarray:
@@ -384,12 +475,19 @@ def export_rows(split: Split) -> np.ndarray:
 
 
 def labelled_rows(
-    table: Table, frame: pd.DataFrame, label: str, task: str
+    table: Table,
+    frame: pd.DataFrame,
+    label: str,
+    task: Task,
+    encoding: LabelEncoding | None = None,
 ) -> tuple[np.ndarray, Table, pd.DataFrame]:
-    """Targets for the rows that have a label (class codes or raw numbers); other rows are dropped."""
+    """Targets for the rows that have a label (class codes or raw numbers); other rows are dropped.
+
+    Class codes follow `encoding` when given (a reused program's classes), else the data's.
+    """
     column = table.columns[label]
     if task == "classification":
-        encoding = fit_labels(column, "classification")
+        encoding = encoding or fit_labels(column, "classification")
         if len(encoding.classes) < 2:
             raise DataError(
                 f"{table.source}, column '{label}': only one class ({encoding.classes[0]!r}); "

@@ -1,9 +1,14 @@
 """Step 5: the training loop.
 
-forward → loss → backward → clip → step → schedule → hooks → stop? — once per batch; validation,
-best-parameter keeping and the epoch-level stop decision once per epoch. Everything the loop knows
-lives in `TrainState`, everything it may be told in `LoopSettings`, and everything that watches it
-(progress bar, metrics log) is a `Hooks` object called at six named events.
+forward → loss → backward → clip → step → schedule → hooks → stop? — once per batch; at the end
+of each epoch, validation (keeping the best parameters) and the epoch-level stop decision.
+Everything the loop changes lives in one `LoopState` (model, optimiser, schedule, generators,
+`TrainState`), so a stopped run can be saved and continued exactly; everything it may be told is in
+`LoopSettings`; everything that watches it (progress bar, metrics log) is a `Hooks` object called at
+six named events.
+
+    loop = LoopState.start(model, settings, len(train))
+    fit(loop, train, validation, hooks)      # the model ends with the best epoch's parameters
 
 The loop works on any `nn.Module` taking the tensors of `LoopData.inputs`, so other families and a
 DDP wrapper can reuse it unchanged.
@@ -12,24 +17,25 @@ DDP wrapper can reuse it unchanged.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import signal
 import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Literal
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
-from learnt.stopping import StopCriteria, StopReason
-
-Task = Literal["classification", "regression"]
-
+from learnt.kinds import Task
+from learnt.train.hooks import Hooks
+from learnt.train.state import LoopState, TrainState, copy_weights, drawing_dropout_from
+from learnt.train.stopping import StopCriteria
 
 Batch = tuple[tuple[torch.Tensor, ...], torch.Tensor]  # (model inputs, targets)
-Transform = Callable[[tuple[torch.Tensor, ...], bool], tuple[torch.Tensor, ...]]
+# (inputs, augmentation generator — None when not training) → the inputs the model takes
+Transform = Callable[[tuple[torch.Tensor, ...], torch.Generator | None], tuple[torch.Tensor, ...]]
 
 
 @dataclass
@@ -37,7 +43,8 @@ class LoopData:
     """Tensors held in memory (or memory-mapped): the inputs a model takes, and targets.
 
     `rows` selects this part's rows from shared tensors (an image store is not copied per split);
-    `transform(inputs, training)` runs on each batch — augmentation and normalisation of images.
+    `transform(inputs, augment)` runs on each batch — normalisation of images, and augmentation
+    drawn from `augment` (the loop's generator) while training; `augment` is None otherwise.
     """
 
     inputs: tuple[torch.Tensor, ...]
@@ -50,18 +57,14 @@ class LoopData:
     def __len__(self) -> int:
         return len(self.rows) if self.rows is not None else len(self.targets)
 
-    def batches(self, batch_size: int, generator: torch.Generator) -> Iterator[Batch]:
-        """Shuffled mini-batches: one permutation per epoch, one gather per batch, no Python per row."""
+    def plan(self, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
+        """One epoch's batches, as row indices: one permutation, no Python per row."""
         order = torch.randperm(len(self), generator=generator)
         if self.rows is not None:
             order = self.rows[order]
-        groups = (
-            order.split(batch_size)
-            if self.lengths is None
-            else self._buckets(order, batch_size, generator)
-        )
-        for rows in groups:
-            yield self._batch(rows, training=True)
+        if self.lengths is None:
+            return list(order.split(batch_size))
+        return self._buckets(order, batch_size, generator)
 
     def _buckets(
         self, order: torch.Tensor, batch_size: int, generator: torch.Generator
@@ -75,6 +78,11 @@ class LoopData:
             groups += chunk[torch.argsort(self.lengths[chunk], stable=True)].split(batch_size)
         return [groups[i] for i in torch.randperm(len(groups), generator=generator).tolist()]
 
+    def batch(self, rows: torch.Tensor, augment: torch.Generator | None = None) -> Batch:
+        """The inputs and targets of `rows`; `augment` is given while training (one gather)."""
+        inputs = tuple(x[rows] for x in self.inputs)
+        return (self.transform(inputs, augment) if self.transform else inputs), self.targets[rows]
+
     def chunks(self) -> Iterator[Batch]:
         """Consecutive rows, for evaluation."""
         size = self.chunk_rows
@@ -82,13 +90,9 @@ class LoopData:
             if self.rows is None:
                 inputs = tuple(x[start : start + size] for x in self.inputs)
                 targets = self.targets[start : start + size]
-                yield (self.transform(inputs, False) if self.transform else inputs), targets
+                yield (self.transform(inputs, None) if self.transform else inputs), targets
             else:
-                yield self._batch(self.rows[start : start + size], training=False)
-
-    def _batch(self, rows: torch.Tensor, training: bool) -> Batch:
-        inputs = tuple(x[rows] for x in self.inputs)
-        return (self.transform(inputs, training) if self.transform else inputs), self.targets[rows]
+                yield self.batch(self.rows[start : start + size])
 
 
 @dataclass(frozen=True)
@@ -102,125 +106,86 @@ class LoopSettings:
     criteria: StopCriteria
     warmup_fraction: float = 0.03
 
-
-@dataclass
-class TrainState:
-    """Where training stands. Plain numbers (plus the best weights), so it can be checkpointed."""
-
-    epoch: int = 0  # completed epochs
-    step: int = 0  # optimiser steps taken
-    last_loss: float = 0.0
-    train_loss: float | None = None  # mean over the last epoch
-    val_loss: float | None = None
-    val_accuracy: float | None = None
-    best_val_loss: float = math.inf
-    best_epoch: int = 0
-    stop_reason: StopReason | None = None
-    interrupted: bool = False
-    started: float = field(default_factory=time.perf_counter)
-    epoch_seconds: list[float] = field(default_factory=list)
-    best_weights: dict[str, torch.Tensor] = field(default_factory=dict, repr=False)
-
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.started
-
-
-class Hooks:
-    """The loop's events, in order. Hooks read the state; they never change the model or the loop.
-
-    on_fit_start → (on_epoch_start → on_batch_end × batches → on_validation_end → on_epoch_end) × epochs → on_fit_end
-    """
-
-    def on_fit_start(self, state: TrainState) -> None: ...
-    def on_epoch_start(self, state: TrainState) -> None: ...
-    def on_batch_end(self, state: TrainState) -> None: ...
-    def on_validation_end(self, state: TrainState) -> None: ...
-    def on_epoch_end(self, state: TrainState) -> None: ...
-    def on_fit_end(self, state: TrainState) -> None: ...
-
-
-class HookList(Hooks):
-    """Several hooks, called in the order given."""
-
-    def __init__(self, hooks: Sequence[Hooks]) -> None:
-        self.hooks = list(hooks)
-
-    def on_fit_start(self, state: TrainState) -> None:
-        for hook in self.hooks:
-            hook.on_fit_start(state)
-
-    def on_epoch_start(self, state: TrainState) -> None:
-        for hook in self.hooks:
-            hook.on_epoch_start(state)
-
-    def on_batch_end(self, state: TrainState) -> None:
-        for hook in self.hooks:
-            hook.on_batch_end(state)
-
-    def on_validation_end(self, state: TrainState) -> None:
-        for hook in self.hooks:
-            hook.on_validation_end(state)
-
-    def on_epoch_end(self, state: TrainState) -> None:
-        for hook in self.hooks:
-            hook.on_epoch_end(state)
-
-    def on_fit_end(self, state: TrainState) -> None:
-        for hook in self.hooks:
-            hook.on_fit_end(state)
+    def as_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
 
 
 def fit(
-    model: nn.Module,
-    train: LoopData,
-    validation: LoopData,
-    settings: LoopSettings,
-    hooks: Hooks | None = None,
+    loop: LoopState, train: LoopData, validation: LoopData, hooks: Hooks | None = None
 ) -> TrainState:
-    """Train `model` in place until a stop criterion holds; leave it with the best parameters."""
+    """Train from wherever `loop` stands until a stop criterion holds; keep the best parameters."""
     hooks = hooks or Hooks()
-    criteria = settings.criteria
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay
-    )
-    total_steps = planned_steps(len(train), settings)
-    scheduler = warmup_cosine(optimizer, total_steps, settings.warmup_fraction)
-    loss_function = training_loss(settings.task)
-    generator = torch.Generator().manual_seed(settings.seed)
-    state = TrainState(best_weights=copy_weights(model))
+    run_until_stop(loop, train, validation, hooks)
+    finish(loop, validation, hooks)
+    return loop.state
 
+
+def run_until_stop(loop: LoopState, train: LoopData, validation: LoopData, hooks: Hooks) -> None:
+    """The loop proper. A stop between epoch ends (Ctrl-C, a step limit, the time budget, a NaN)
+    leaves the epoch open, so `loop` can be saved here and continued exactly."""
+    model, optimizer, scheduler, state = loop.model, loop.optimizer, loop.scheduler, loop.state
+    settings, criteria = loop.settings, loop.settings.criteria
+    loss_function = training_loss(settings.task)
+    state.stop_reason, state.interrupted = None, False  # a continued run goes on
     hooks.on_fit_start(state)
-    with stop_on_interrupt(state):
+    with stop_on_interrupt(state), drawing_dropout_from(loop.generators.dropout):
         while state.stop_reason is None:
+            batches = epoch_batches(loop, train)
+            if state.batch == 0:
+                state.epoch_began = state.elapsed()
+                hooks.on_epoch_start(state)
             model.train()
-            epoch_started, loss_sum, batches = time.perf_counter(), 0.0, 0
-            hooks.on_epoch_start(state)
-            for inputs, targets in train.batches(settings.batch_size, generator):
+            for rows in batches[state.batch :]:
+                inputs, targets = train.batch(rows, loop.generators.augment)
                 outputs = model(*inputs)
                 loss = loss_function(outputs, targets)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-                if settings.grad_clip is not None:
+                if settings.grad_clip:
                     nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
                 optimizer.step()
                 scheduler.step()
-                state.step += 1
+                state.step, state.batch = state.step + 1, state.batch + 1
                 state.last_loss = loss.item()
-                loss_sum, batches = loss_sum + state.last_loss, batches + 1
+                state.epoch_loss_sum += state.last_loss
                 hooks.on_batch_end(state)
                 if reason := criteria.after_step(state):
                     state.stop_reason = reason
                     break
-            state.epoch += 1
-            state.train_loss = loss_sum / max(batches, 1)
-            validate(model, validation, settings.task, state)
-            hooks.on_validation_end(state)
-            state.epoch_seconds.append(time.perf_counter() - epoch_started)
-            state.stop_reason = state.stop_reason or criteria.after_epoch(state)
-            hooks.on_epoch_end(state)
-    model.load_state_dict(state.best_weights)
-    hooks.on_fit_end(state)
-    return state
+            else:
+                end_epoch(loop, validation, hooks)
+                state.stop_reason = criteria.after_epoch(state)
+
+
+def finish(loop: LoopState, validation: LoopData, hooks: Hooks) -> None:
+    """End the run: an epoch left open is validated too (its parameters may be the best), then
+    the best parameters go back into the model."""
+    if loop.state.batch > 0:
+        end_epoch(loop, validation, hooks)
+    hooks.on_fit_end(loop.state)
+    loop.restore_best()
+
+
+def epoch_batches(loop: LoopState, train: LoopData) -> list[torch.Tensor]:
+    """The current epoch's batches: drawn afresh when it begins, replayed when it is continued."""
+    generators = loop.generators
+    if loop.state.batch == 0:
+        generators.epoch_start = generators.order.get_state()
+    else:
+        generators.order.set_state(generators.epoch_start)
+    return train.plan(loop.settings.batch_size, generators.order)
+
+
+def end_epoch(loop: LoopState, validation: LoopData, hooks: Hooks) -> None:
+    """Close the epoch: its mean loss, validation (and the best parameters so far), its time."""
+    state = loop.state
+    state.epoch += 1
+    state.train_loss = state.epoch_loss_sum / max(state.batch, 1)
+    state.batch, state.epoch_loss_sum = 0, 0.0
+    validate(loop.model, validation, loop.settings.task, state)
+    hooks.on_validation_end(state)
+    state.epoch_seconds.append(state.elapsed() - state.epoch_began)
+    hooks.on_epoch_end(state)
 
 
 @torch.inference_mode()
@@ -275,10 +240,6 @@ def warmup_cosine(
         return 0.5 * (1.0 + math.cos(math.pi * progress))
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-
-
-def copy_weights(model: nn.Module) -> dict[str, torch.Tensor]:
-    return {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
 
 
 @contextlib.contextmanager

@@ -19,25 +19,11 @@ for n categories (the rule of thumb fastai uses). Dropout 0.1.
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 import torch
-from pydantic import BaseModel
 from torch import nn
 
-
-class MLPConfig(BaseModel):
-    family: Literal["mlp"] = "mlp"
-    width: int
-    depth: int
-    dropout: float = 0.1
-    n_numeric: int
-    cardinalities: list[int]
-    embedding_dims: list[int]
-    n_outputs: int
-
-    def describe(self) -> str:
-        return f"mlp {self.depth}×{self.width}"
+from learnt.runtime.format import MLPConfig
 
 
 def embedding_dim(cardinality: int) -> int:

@@ -15,30 +15,10 @@ Sizing rule (`size_cnn`), from the input size S, the number of training images N
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
-from pydantic import BaseModel
 from torch import nn
 
-
-class CNNConfig(BaseModel):
-    family: Literal["cnn"] = "cnn"
-    channels: int
-    size: int
-    base_width: int
-    stages: int
-    blocks: int
-    dropout: float = 0.1
-    n_outputs: int
-
-    @property
-    def widths(self) -> list[int]:
-        return [self.base_width * 2 ** (i + 1) for i in range(self.stages)]
-
-    def describe(self) -> str:
-        widths = "-".join(str(w) for w in [self.base_width, *self.widths])
-        return f"cnn {self.stages}×{self.blocks} residual ({widths} channels, {self.size}px)"
+from learnt.runtime.format import CNNConfig
 
 
 def size_cnn(

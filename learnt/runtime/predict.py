@@ -2,14 +2,17 @@
 
     learnt predict runs/titanic/program new.csv --out predictions.csv
 
-Rows are encoded with numpy (`learnt.data.encode`) and run through `model.onnx` with ONNX
-Runtime — no torch is imported on this path. `runtime="torch"` rebuilds the network from the
-manifest and `weights.safetensors` instead (a lazy import); both give the same numbers to 1e-5.
+Rows are encoded with numpy (`learnt.data.encode`) and handed to a *runner*: by default
+`onnx_runner`, which runs `model.onnx` with ONNX Runtime — no torch is imported on this path. A
+runner is any `program → (encoded inputs → raw outputs)` function; the front doors hand in
+`learnt.train.torch_runtime.torch_runner` for `--runtime torch`, so this module never names the
+training side. Both runners give the same numbers to 1e-5.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,10 +20,13 @@ import numpy as np
 
 from learnt.data.encode import Encoded, check_columns, encode
 from learnt.data.tables import FORMATS, Table, read_table
-from learnt.errors import DataError, UsageError
+from learnt.errors import DataError
 
 if TYPE_CHECKING:
-    from learnt.program import Program, Runtime
+    from learnt.runtime.program import Program
+
+Run = Callable[[Encoded], np.ndarray]  # encoded inputs → raw outputs [rows, outputs]
+Runner = Callable[["Program"], Run]  # what runs a program's network
 
 TABLE_CHUNK_ROWS = 65536  # rows encoded and run at once: bounded memory for large inputs
 IMAGE_CHUNK_ROWS = 256
@@ -66,7 +72,7 @@ def read_inputs(
 
 
 def predict_table(
-    program: Program, table: Table, runtime: Runtime = "onnx", *, skip_bad: bool = False
+    program: Program, table: Table, runner: Runner | None = None, *, skip_bad: bool = False
 ) -> dict[str, np.ndarray]:
     """`prediction` (+ `proba_<class>` for classification) for every row of `table`, in order.
 
@@ -74,7 +80,7 @@ def predict_table(
     empty prediction and its reason in an `error` column instead of stopping.
     """
     bad: dict[int, str] | None = {} if skip_bad else None
-    columns = format_outputs(program, network_outputs(program, table, runtime, bad))
+    columns = format_outputs(program, network_outputs(program, table, runner, bad))
     image = program.manifest.preprocessing.image
     if image is None:
         return columns
@@ -93,16 +99,13 @@ def predict_table(
 
 
 def network_outputs(
-    program: Program, table: Table, runtime: Runtime = "onnx", bad: dict[int, str] | None = None
+    program: Program, table: Table, runner: Runner | None = None, bad: dict[int, str] | None = None
 ) -> np.ndarray:
     """Raw outputs [rows, outputs] (logits, or a standardised value), encoding chunk by chunk.
 
     `bad`, when given, collects unreadable images (row → reason) instead of stopping at the first.
     """
-    run = {"onnx": _onnx_runner, "torch": _torch_runner}.get(runtime)
-    if run is None:
-        raise UsageError(f"--runtime {runtime}: expected 'onnx' or 'torch'")
-    model = run(program)
+    model = (runner or onnx_runner)(program)
     preprocessing = program.manifest.preprocessing
     check_columns(table, preprocessing)
     chunk = TABLE_CHUNK_ROWS
@@ -140,17 +143,9 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=1, keepdims=True)
 
 
-def _onnx_runner(program: Program) -> Any:
-    session = program._sessions.get("onnx")
-    if session is None:
-        import onnxruntime
-
-        options = onnxruntime.SessionOptions()
-        options.log_severity_level = 3
-        session = onnxruntime.InferenceSession(
-            str(program.path / "model.onnx"), options, providers=["CPUExecutionProvider"]
-        )
-        program._sessions["onnx"] = session
+def onnx_runner(program: Program) -> Run:
+    """Run `model.onnx` with ONNX Runtime on the CPU (one session per program, created once)."""
+    session = program.cached("onnx", lambda: onnx_session(program))
     wanted = [i.name for i in session.get_inputs()]
 
     def run(encoded: Encoded) -> np.ndarray:
@@ -159,21 +154,13 @@ def _onnx_runner(program: Program) -> Any:
     return run
 
 
-def _torch_runner(program: Program) -> Any:
-    model = program._sessions.get("torch")
-    if model is None:
-        from learnt.errors import require
+def onnx_session(program: Program) -> Any:
+    import onnxruntime
 
-        require("torch")
-        from learnt.parameters import load_program_weights
+    from learnt.runtime.format import ONNX
 
-        model = program._sessions["torch"] = load_program_weights(program)
-    import torch
-
-    names = list(program.manifest.model_inputs)
-
-    def run(encoded: Encoded) -> np.ndarray:
-        with torch.inference_mode():
-            return model(*(torch.from_numpy(encoded.arrays[name]) for name in names)).numpy()
-
-    return run
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3
+    return onnxruntime.InferenceSession(
+        str(program.path / ONNX), options, providers=["CPUExecutionProvider"]
+    )

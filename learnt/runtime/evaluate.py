@@ -20,26 +20,31 @@ import numpy as np
 from learnt.data.encode import encode_labels
 from learnt.data.tables import Table
 from learnt.errors import DataError
-from learnt.predict import network_outputs, softmax
+from learnt.runtime.predict import network_outputs, softmax
 
 if TYPE_CHECKING:
-    from learnt.program import Program, Runtime
+    from learnt.runtime.predict import Runner
+    from learnt.runtime.program import Program
 
 
-def evaluate_table(program: Program, table: Table, runtime: Runtime = "onnx") -> dict[str, Any]:
+def evaluate_table(program: Program, table: Table, runner: Runner | None = None) -> dict[str, Any]:
     """Metrics of `program` on `table`; rows without a label are left out."""
     label = program.manifest.input_schema.label
     if label not in table.columns:
         raise DataError(
-            f"{table.source}: no label column '{label}'; evaluation needs labelled rows"
+            f"{table.source}: no label column '{label}'; evaluation needs labelled rows",
+            file=table.source,
+            column=label,
         )
     targets, labelled = encode_labels(table, label, program.manifest.labels)
     if len(labelled) == 0:
         raise DataError(
-            f"{table.source}, column '{label}': every label is empty; nothing to evaluate"
+            f"{table.source}, column '{label}': every label is empty; nothing to evaluate",
+            file=table.source,
+            column=label,
         )
     rows = table.take(labelled) if len(labelled) < len(table) else table
-    outputs = network_outputs(program, rows, runtime)
+    outputs = network_outputs(program, rows, runner)
     if program.task == "classification":
         return classification_metrics(targets, outputs, program.classes)
     return regression_metrics(

@@ -18,27 +18,11 @@ The feed-forward layers are twice the width; dropout 0.1.
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 import torch
-from pydantic import BaseModel
 from torch import nn
 
-
-class TransformerConfig(BaseModel):
-    family: Literal["transformer"] = "transformer"
-    vocabulary_size: int
-    max_length: int
-    width: int
-    depth: int
-    heads: int
-    dropout: float = 0.1
-    n_outputs: int
-
-    def describe(self) -> str:
-        return (
-            f"transformer {self.depth}×{self.width} ({self.heads} heads, {self.max_length} tokens)"
-        )
+from learnt.runtime.format import TransformerConfig
 
 
 def size_transformer(

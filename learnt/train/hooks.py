@@ -1,16 +1,67 @@
-"""Hooks that watch training: a live progress bar, and `metrics.jsonl` (one line per epoch)."""
+"""The loop's events, and the hooks that watch them: a live progress bar and `metrics.jsonl`.
+
+    on_fit_start → (on_epoch_start → on_batch_end × batches → on_validation_end → on_epoch_end)
+    × epochs → on_fit_end
+
+Hooks read the `TrainState`; they never change the model or the loop. A run continued from a
+saved state begins with `on_fit_start` and, mid-epoch, goes on with `on_batch_end`.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from learnt.console import console, is_quiet
-from learnt.loop import Hooks, TrainState
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
+
+    from learnt.train.state import TrainState
+
+
+class Hooks:
+    """The loop's events, in order; each default does nothing."""
+
+    def on_fit_start(self, state: TrainState) -> None: ...
+    def on_epoch_start(self, state: TrainState) -> None: ...
+    def on_batch_end(self, state: TrainState) -> None: ...
+    def on_validation_end(self, state: TrainState) -> None: ...
+    def on_epoch_end(self, state: TrainState) -> None: ...
+    def on_fit_end(self, state: TrainState) -> None: ...
+
+
+class HookList(Hooks):
+    """Several hooks, called in the order given."""
+
+    def __init__(self, hooks: Sequence[Hooks]) -> None:
+        self.hooks = list(hooks)
+
+    def on_fit_start(self, state: TrainState) -> None:
+        for hook in self.hooks:
+            hook.on_fit_start(state)
+
+    def on_epoch_start(self, state: TrainState) -> None:
+        for hook in self.hooks:
+            hook.on_epoch_start(state)
+
+    def on_batch_end(self, state: TrainState) -> None:
+        for hook in self.hooks:
+            hook.on_batch_end(state)
+
+    def on_validation_end(self, state: TrainState) -> None:
+        for hook in self.hooks:
+            hook.on_validation_end(state)
+
+    def on_epoch_end(self, state: TrainState) -> None:
+        for hook in self.hooks:
+            hook.on_epoch_end(state)
+
+    def on_fit_end(self, state: TrainState) -> None:
+        for hook in self.hooks:
+            hook.on_fit_end(state)
 
 
 class ProgressBar(Hooks):

@@ -1,0 +1,318 @@
+"""The program format: every model of `program.json`, and the rule for changing it.
+
+A program is a directory: `program.json` (the `Manifest` below), `weights.safetensors`,
+`model.onnx`, and for text programs `tokenizer.json`. This module holds all the pydantic models of
+the manifest — input schema, fitted preprocessing, label encoding, the architecture (a union
+discriminated by `family`), provenance — as plain data with no torch, so the runtime can read any
+program and `learnt inspect` can describe it.
+
+Versioning policy. `format_version` is an integer, written as `FORMAT_VERSION` and read when it is
+in `READABLE_VERSIONS`; a newer one is refused with a message to upgrade learnt.
+
+* **No new version** for additive changes an older reader may safely ignore or refuse by name:
+  a new optional field with a default that means "as before" (provenance, metrics, notes), a new
+  architecture family (an older learnt says it does not know that family), a new optional file.
+  Readers ignore fields they do not know, so such an addition must never change what the fields
+  they do know mean.
+* **A new version** for anything an older reader would misread: renaming or removing a field,
+  changing a field's meaning or units, changing how inputs are encoded or what the graph takes or
+  returns. The reader then keeps loading the older version (upgrading it in memory), and programs
+  written by every earlier release are kept as test fixtures (`tests/data/programs/`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from learnt.kinds import DataKind, Task
+
+FORMAT_VERSION = 1
+READABLE_VERSIONS = frozenset({1})
+MANIFEST = "program.json"
+WEIGHTS = "weights.safetensors"
+ONNX = "model.onnx"
+TOKENIZER_FILE = "tokenizer.json"
+
+# Categorical codes: 0 = unknown (unseen or rare in training), 1 = missing, 2… = the categories.
+UNKNOWN, MISSING_SLOT, FIRST_CATEGORY = 0, 1, 2
+
+Kind = Literal["numeric", "boolean", "categorical", "datetime", "image", "text"]
+Transform = Literal["number", "boolean", "year", "month", "day", "weekday", "hour"]
+
+
+class Model(BaseModel):
+    """Base of the format's models: validated on assignment too, so a program stays well-formed."""
+
+    model_config = ConfigDict(validate_assignment=True)
+
+
+# --- input schema -------------------------------------------------------------------------------
+
+
+class Column(Model):
+    name: str
+    kind: Kind
+
+
+class DroppedColumn(Model):
+    name: str
+    reason: str
+
+
+class Schema(Model):
+    """The input schema of a program: its feature columns, what was dropped, the label and task."""
+
+    label: str
+    task: Task
+    features: list[Column]
+    dropped: list[DroppedColumn] = []
+
+    def of_kind(self, kind: Kind) -> list[str]:
+        return [c.name for c in self.features if c.kind == kind]
+
+    @property
+    def data_kind(self) -> DataKind:
+        """What the program reads: a table, an image column or a text column."""
+        kinds = {c.kind for c in self.features}
+        return "images" if "image" in kinds else "text" if "text" in kinds else "table"
+
+    def describe(self) -> str:
+        """'7 features — numeric: age, fare; boolean: sex …' plus a line for dropped columns."""
+        kinds = ("numeric", "boolean", "categorical", "datetime", "image", "text")
+        parts = [f"{kind}: {abbreviate(names)}" for kind in kinds if (names := self.of_kind(kind))]
+        count = f"{len(self.features)} feature{'s' if len(self.features) != 1 else ''}"
+        text = f"{count} — " + "; ".join(parts)
+        if self.dropped:
+            shown = [f"{d.name} ({d.reason})" for d in self.dropped[:8]]
+            more = f"; … {len(self.dropped) - 8} more" if len(self.dropped) > 8 else ""
+            text += "\n" + " " * 14 + "dropped: " + "; ".join(shown) + more
+        return text
+
+
+def abbreviate(names: list[str], limit: int = 8) -> str:
+    if len(names) <= limit:
+        return ", ".join(names)
+    return f"{len(names)} columns ({', '.join(names[:3])}, …, {names[-1]})"
+
+
+# --- preprocessing fitted on the training rows --------------------------------------------------
+
+
+class NumericInput(Model):
+    """One standardised input: `(clip(transform(column), low, high) or median - mean) / std`.
+
+    Values are clipped to the range seen in training: a network extrapolates linearly, so one data
+    error far outside that range (a diamond 58.9 mm wide) would otherwise give an absurd prediction.
+    """
+
+    column: str
+    transform: Transform
+    true_value: str | None = None  # boolean: the canonical value read as 1
+    median: float
+    mean: float
+    std: float
+    low: float | None = None  # the training range (None: no clipping)
+    high: float | None = None
+    indicator: bool  # add a 0/1 "was missing" input
+
+
+class CategoricalInput(Model):
+    column: str
+    categories: list[str]  # canonical values; category i is encoded as i + FIRST_CATEGORY
+
+    @property
+    def cardinality(self) -> int:
+        return len(self.categories) + FIRST_CATEGORY
+
+
+class ImageInput(Model):
+    """How an image column becomes the network input `image` float32 [B, C, S, S]."""
+
+    column: str
+    size: int
+    channels: Literal[1, 3]
+    mean: list[float]  # per channel, of pixel/255 over the training images
+    std: list[float]
+    resize: Literal["shorter-side-then-centre-crop"] = "shorter-side-then-centre-crop"
+
+
+class TextInput(Model):
+    """How a text column becomes the network inputs `tokens` and `mask`, int64 [B, T]."""
+
+    column: str
+    tokenizer: str = TOKENIZER_FILE  # inside the program directory
+    vocabulary_size: int
+    max_length: int
+    truncated_fraction: float  # of the training texts
+
+
+class Preprocessing(Model):
+    """Everything fitted on the training rows that turns a table into network inputs."""
+
+    numeric: list[NumericInput] = []
+    categorical: list[CategoricalInput] = []
+    image: ImageInput | None = None
+    text: TextInput | None = None
+
+    @property
+    def n_numeric(self) -> int:
+        return len(self.numeric) + sum(n.indicator for n in self.numeric)
+
+    @property
+    def cardinalities(self) -> list[int]:
+        return [c.cardinality for c in self.categorical]
+
+    @property
+    def columns(self) -> list[str]:
+        names = [n.column for n in self.numeric] + [c.column for c in self.categorical]
+        if self.image is not None:
+            names.append(self.image.column)
+        if self.text is not None:
+            names.append(self.text.column)
+        return list(dict.fromkeys(names))
+
+
+class LabelEncoding(Model):
+    """How labels become targets: class indices, or a standardised number."""
+
+    task: Task
+    classes: list[Any] = []  # original label values, JSON-typed (str, int, float, bool)
+    mean: float = 0.0
+    std: float = 1.0
+
+
+# --- architecture: one config per family, a union discriminated by `family` ---------------------
+
+Width = Annotated[int, Field(ge=1, le=16384)]
+Depth = Annotated[int, Field(ge=1, le=64)]
+Outputs = Annotated[int, Field(ge=1, le=1_000_000)]
+Dropout = Annotated[float, Field(ge=0.0, lt=1.0)]
+
+
+class MLPConfig(Model):
+    """Tables: embeddings of the categorical columns beside the numeric inputs, then an MLP."""
+
+    family: Literal["mlp"] = "mlp"
+    width: Width
+    depth: Depth
+    dropout: Dropout = 0.1
+    n_numeric: Annotated[int, Field(ge=0)]
+    cardinalities: list[Annotated[int, Field(ge=1)]]
+    embedding_dims: list[Width]
+    n_outputs: Outputs
+
+    def describe(self) -> str:
+        return f"mlp {self.depth}×{self.width}"
+
+    def shape(self) -> str:
+        """The network layer by layer: inputs → hidden widths → outputs."""
+        inputs = self.n_numeric + sum(self.embedding_dims)
+        embeddings = (
+            f" + {sum(self.embedding_dims)} from {len(self.cardinalities)} embeddings"
+            if self.cardinalities
+            else ""
+        )
+        hidden = " → ".join([str(self.width)] * self.depth)
+        return (
+            f"mlp {self.depth}×{self.width}: {inputs} inputs ({self.n_numeric} numeric{embeddings})"
+            f" → {hidden} → {self.n_outputs} outputs, ReLU, dropout {self.dropout:g}"
+        )
+
+
+class CNNConfig(Model):
+    """Images: a stem convolution and residual stages that halve the resolution."""
+
+    family: Literal["cnn"] = "cnn"
+    channels: Literal[1, 3]
+    size: Annotated[int, Field(ge=1, le=4096)]
+    base_width: Width
+    stages: Annotated[int, Field(ge=1, le=16)]
+    blocks: Annotated[int, Field(ge=1, le=16)]
+    dropout: Dropout = 0.1
+    n_outputs: Outputs
+
+    @property
+    def widths(self) -> list[int]:
+        return [self.base_width * 2 ** (i + 1) for i in range(self.stages)]
+
+    def describe(self) -> str:
+        widths = "-".join(str(w) for w in [self.base_width, *self.widths])
+        return f"cnn {self.stages}×{self.blocks} residual ({widths} channels, {self.size}px)"
+
+    def shape(self) -> str:
+        stages = ", ".join(f"{w} channels" for w in self.widths)
+        return (
+            f"cnn: {self.channels}×{self.size}×{self.size} image → stem {self.base_width} channels → "
+            f"{self.stages} stage{'s' if self.stages > 1 else ''} of {self.blocks} residual "
+            f"block{'s' if self.blocks > 1 else ''} ({stages}) → pooled → {self.n_outputs} outputs, "
+            f"dropout {self.dropout:g}"
+        )
+
+
+class TransformerConfig(Model):
+    """Text: a pre-norm Transformer encoder with learned positions."""
+
+    family: Literal["transformer"] = "transformer"
+    vocabulary_size: Annotated[int, Field(ge=1, le=1_000_000)]
+    max_length: Annotated[int, Field(ge=1, le=65536)]
+    width: Width
+    depth: Depth
+    heads: Annotated[int, Field(ge=1, le=256)]
+    dropout: Dropout = 0.1
+    n_outputs: Outputs
+
+    def describe(self) -> str:
+        return (
+            f"transformer {self.depth}×{self.width} ({self.heads} heads, {self.max_length} tokens)"
+        )
+
+    def shape(self) -> str:
+        return (
+            f"transformer {self.depth}×{self.width}: {self.heads} heads, feed-forward "
+            f"{2 * self.width}, vocabulary {self.vocabulary_size:,}, at most {self.max_length} "
+            f"tokens → mean-pooled → {self.n_outputs} outputs, dropout {self.dropout:g}"
+        )
+
+
+Architecture = Annotated[MLPConfig | CNNConfig | TransformerConfig, Field(discriminator="family")]
+
+
+# --- the manifest -------------------------------------------------------------------------------
+
+
+class Training(Model):
+    """How the program was made: enough to reproduce it on the same machine and versions."""
+
+    init: str
+    seed: int
+    epochs: int
+    steps: int
+    best_epoch: int
+    stop_reason: str
+    seconds: float
+    seconds_per_epoch: float
+    rows: dict[str, int]  # train / validation / test
+    stratified: bool
+    data: str  # where the data came from
+    data_sha256: str
+    skipped: list[dict[str, str]] = []  # unreadable inputs left out with --skip-bad: file, reason
+    settings: dict[str, Any]
+    versions: dict[str, str]
+    created: str
+
+
+class Manifest(Model):
+    """`program.json`: everything about a program except its tensors and graph."""
+
+    format_version: int
+    task: Task
+    input_schema: Schema
+    preprocessing: Preprocessing
+    labels: LabelEncoding
+    architecture: Architecture
+    model_inputs: list[str]  # names of the network's inputs, in the order it takes them
+    training: Training
+    metrics: dict[str, Any] = {}  # on the held-out test rows
+    files: dict[str, str] = {}  # sha256 of every other file in the program

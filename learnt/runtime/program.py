@@ -1,0 +1,198 @@
+"""Loading a program safely: the manifest validated, the files verified, nothing executed.
+
+A program is a directory: `program.json` (`learnt.runtime.format.Manifest`), `weights.safetensors`,
+`model.onnx` (and `tokenizer.json` for text). Loading validates the manifest, refuses format
+versions this learnt cannot read, and checks the sha256 of every other file; nothing in a program
+is executed (no pickle, no code). This module is part of the runtime: it never imports torch.
+
+    program = learnt.load("runs/titanic/program")
+    program.predict(frame)      # DataFrame of predictions
+    program.evaluate(frame)     # dict of metrics
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import ValidationError
+
+from learnt.errors import ProgramError
+from learnt.runtime.format import (
+    FORMAT_VERSION,
+    MANIFEST,
+    ONNX,
+    READABLE_VERSIONS,
+    WEIGHTS,
+    Manifest,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from learnt.data.tables import Table
+    from learnt.runtime.predict import Runner
+
+    Inputs = str | Path | list[str | Path] | pd.DataFrame
+
+T = TypeVar("T")
+
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+
+
+def load(path: str | Path) -> Program:
+    """Load and verify the program at `path`."""
+    return Program(Path(path))
+
+
+class Program:
+    """A frozen program: architecture, parameters and preprocessing, ready to predict."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.manifest = read_manifest(path)
+        verify_files(path, self.manifest)
+        self._cache: dict[str, Any] = {}
+
+    def cached(self, key: str, load: Callable[[], T]) -> T:
+        """`load()` once per program: an ONNX session, a torch network, the tokenizer."""
+        if key not in self._cache:
+            self._cache[key] = load()
+        return self._cache[key]
+
+    def tokenizer(self) -> Any:
+        """The program's text tokenizer (`tokenizers.Tokenizer`), loaded once."""
+        from learnt.data.text import load_tokenizer
+
+        text = self.manifest.preprocessing.text
+        if text is None:
+            raise ProgramError(f"{self.path}: not a text program; it has no tokenizer")
+        return self.cached("tokenizer", lambda: load_tokenizer(self.path / text.tokenizer))
+
+    def __repr__(self) -> str:
+        return f"Program({str(self.path)!r}, task={self.manifest.task!r})"
+
+    @property
+    def task(self) -> str:
+        return self.manifest.task
+
+    @property
+    def classes(self) -> list[Any]:
+        return self.manifest.labels.classes
+
+    def predict(self, data: Inputs, runner: Runner | None = None) -> pd.DataFrame:
+        """Predictions for every row of `data`, in order.
+
+        `data` is a table (path or DataFrame) — or, for an image program, image files and folders.
+        `runner` runs the network: ONNX Runtime by default, or
+        `learnt.train.torch_runtime.torch_runner` to rebuild it in torch.
+        """
+        import pandas as pd
+
+        from learnt.runtime.predict import predict_table
+
+        return pd.DataFrame(predict_table(self, self._inputs(data, labelled=False), runner))
+
+    def evaluate(self, data: Inputs, runner: Runner | None = None) -> dict[str, Any]:
+        """Metrics on labelled `data`: a table with the label column, or a folder of images by class."""
+        from learnt.runtime.evaluate import evaluate_table
+
+        return evaluate_table(self, self._inputs(data, labelled=True), runner)
+
+    def _inputs(self, data: Inputs, labelled: bool) -> Table:
+        from learnt.data.tables import read_table
+        from learnt.runtime.predict import read_inputs
+
+        if isinstance(data, str | Path):
+            return read_inputs(self, [Path(data)], labelled=labelled)
+        if isinstance(data, list | tuple):
+            return read_inputs(self, [Path(p) for p in data], labelled=labelled)
+        return read_table(data)
+
+
+def read_manifest(path: Path) -> Manifest:
+    """Parse and validate `program.json`, with messages that say how to fix the problem."""
+    manifest_path = path / MANIFEST
+    if not path.is_dir():
+        raise ProgramError(f"{path}: no such program directory", file=path)
+    if not manifest_path.is_file():
+        raise ProgramError(f"{path}: not a learnt program (no {MANIFEST})", file=path)
+    if manifest_path.stat().st_size > MAX_MANIFEST_BYTES:
+        raise ProgramError(
+            f"{manifest_path}: larger than {MAX_MANIFEST_BYTES // 2**20} MiB; refusing to read it",
+            file=manifest_path,
+        )
+    try:
+        data = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ProgramError(
+            f"{manifest_path}: not valid JSON ({error})", file=manifest_path
+        ) from error
+    if not isinstance(data, dict):
+        raise ProgramError(f"{manifest_path}: expected a JSON object", file=manifest_path)
+    check_version(data.get("format_version"), manifest_path)
+    try:
+        return Manifest.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ProgramError(
+            f"{manifest_path}: invalid manifest at '{where}': {first['msg']}",
+            file=manifest_path,
+            field=where,
+        ) from error
+
+
+def check_version(version: Any, manifest_path: Path) -> None:
+    """Refuse a format this learnt cannot read, saying which learnt can (see the format's policy)."""
+    if type(version) is int and version in READABLE_VERSIONS:  # not True, not 1.0
+        return
+    readable = ", ".join(map(str, sorted(READABLE_VERSIONS)))
+    newer = isinstance(version, int) and version > FORMAT_VERSION
+    advice = (
+        "It was written by a newer learnt: upgrade learnt (pip install -U learnt) to use it."
+        if newer
+        else "Use the learnt version that wrote it, or retrain."
+    )
+    raise ProgramError(
+        f"{manifest_path}: program format version {version!r} is not supported; this version of "
+        f"learnt reads format {readable}. {advice}",
+        file=manifest_path,
+        field="format_version",
+    )
+
+
+def verify_files(path: Path, manifest: Manifest) -> None:
+    """Every file listed in the manifest exists and has the recorded sha256."""
+    required = [WEIGHTS, ONNX]
+    if manifest.preprocessing.text is not None:
+        required.append(manifest.preprocessing.text.tokenizer)
+    for name in required:
+        if name not in manifest.files:
+            raise ProgramError(f"{path / MANIFEST}: lists no sha256 for {name}", field="files")
+    for name, expected in manifest.files.items():
+        if os.path.basename(name) != name:
+            raise ProgramError(
+                f"{path / MANIFEST}: file name {name!r} points outside the program", field="files"
+            )
+        file = path / name
+        if not file.is_file():
+            raise ProgramError(f"{file}: missing from the program", file=file)
+        if sha256(file) != expected:
+            raise ProgramError(
+                f"{file}: modified since the program was written (sha256 mismatch); "
+                "the program cannot be trusted — restore the file or retrain",
+                file=file,
+            )
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

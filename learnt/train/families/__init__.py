@@ -1,0 +1,126 @@
+"""Step 1: decide on an architecture. One module per family; this registry picks and sizes one.
+
+A family is a config (plain data in `learnt.runtime.format`, stored in `program.json`, enough to
+rebuild the network), a sizing rule, and the `nn.Module` built from the config. The kind of data
+picks the family:
+
+    tables → mlp (mlp.py)      images → cnn (cnn.py)      text → transformer (transformer.py)
+
+`--arch` names a family and optionally its size: `mlp:3x256` (depth × width), `cnn:2x32`
+(stages × base width), `transformer:2x128` (depth × width). Adding a family = one module and one
+entry in `FAMILIES`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from torch import nn
+
+from learnt.errors import UsageError
+from learnt.kinds import DataKind
+from learnt.runtime.format import Architecture, CNNConfig, MLPConfig, TransformerConfig
+from learnt.train.families.cnn import ImageCNN, size_cnn
+from learnt.train.families.mlp import TabularMLP, size_mlp
+from learnt.train.families.transformer import TextTransformer, size_transformer
+
+Sizes = dict[str, Any]  # what a sizing rule reads: rows or images or texts, and input shapes
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    data_kind: DataKind
+    config: type[Any]
+    # the sizing rule: (sizes from the data, the two numbers of --arch A×B or None) → config
+    size: Callable[[Sizes, int | None, int | None], Any]
+    module: Callable[[Any], nn.Module]
+    arch_example: str
+
+
+FAMILIES: dict[str, Family] = {
+    family.name: family
+    for family in (
+        Family(
+            "mlp",
+            "table",
+            MLPConfig,
+            lambda sizes, depth, width: size_mlp(**sizes, depth=depth, width=width),
+            TabularMLP,
+            "mlp:3x256 (depth × width)",
+        ),
+        Family(
+            "cnn",
+            "images",
+            CNNConfig,
+            lambda sizes, stages, width: size_cnn(**sizes, stages=stages, base_width=width),
+            ImageCNN,
+            "cnn:2x32 (stages × base width)",
+        ),
+        Family(
+            "transformer",
+            "text",
+            TransformerConfig,
+            lambda sizes, depth, width: size_transformer(**sizes, depth=depth, width=width),
+            TextTransformer,
+            "transformer:2x128 (depth × width)",
+        ),
+    )
+}
+FAMILY_FOR_DATA: dict[DataKind, Family] = {f.data_kind: f for f in FAMILIES.values()}
+ARCH_PATTERN = re.compile(r"^(?P<family>[a-z]+)?(?::?(?P<first>\d+)x(?P<second>\d+))?$")
+
+
+def parse_arch(arch: str | None, data_kind: DataKind) -> tuple[int | None, int | None]:
+    """The two size numbers of `--arch` (or None), checking the family fits the data."""
+    family = FAMILY_FOR_DATA[data_kind]
+    if not arch:
+        return None, None
+    match = ARCH_PATTERN.match(arch.strip().lower().replace("×", "x"))
+    if not match or match["family"] not in (None, family.name):
+        raise UsageError(
+            f"--arch {arch}: this data needs the {family.name} family; expected "
+            f"'{family.name}' or e.g. {family.arch_example}",
+            field="arch",
+        )
+    if not match["first"]:
+        return None, None
+    first, second = int(match["first"]), int(match["second"])
+    if not (1 <= first <= 32 and 1 <= second <= 16384):
+        raise UsageError(f"--arch {arch}: depth must be 1–32 and width 1–16384", field="arch")
+    return first, second
+
+
+def choose_architecture(arch: str | None, data_kind: DataKind, sizes: Sizes) -> Architecture:
+    """The family for the data, sized by its rule — or by `--arch`.
+
+    Tables: rows, n_numeric, cardinalities, n_outputs. Images: images, size, channels, n_outputs.
+    Text: texts, vocabulary_size, max_length, n_outputs.
+    """
+    first, second = parse_arch(arch, data_kind)
+    return FAMILY_FOR_DATA[data_kind].size(sizes, first, second)
+
+
+def build(config: Architecture) -> nn.Module:
+    """A freshly initialised network for `config` (seed the RNG before calling)."""
+    return FAMILIES[config.family].module(config)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def describe(config: Architecture, parameters: int) -> str:
+    """'mlp 3×256, 201k parameters'."""
+    return f"{config.describe()}, {human_count(parameters)} parameters"
+
+
+def human_count(n: int) -> str:
+    if n >= 1_000_000:
+        return f"{n / 1_000_000:.1f}M"
+    if n >= 1_000:
+        return f"{n / 1_000:.1f}k".replace(".0k", "k")
+    return str(n)
