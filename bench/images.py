@@ -59,10 +59,10 @@ if TYPE_CHECKING:
     import numpy as np
     from torch import nn
 
-    from learnt.architectures.cnn import CNNConfig
-    from learnt.augment import ImageBatches
-    from learnt.data.images import ImageInput
-    from learnt.loop import LoopData, LoopSettings, TrainState
+    from learnt.runtime.format import CNNConfig
+    from learnt.training.augment import ImageBatches
+    from learnt.runtime.format import ImageInput
+    from learnt.training.loop import LoopData, LoopSettings, TrainState
 
 SYSTEM_FASHION = Path("/usr/share/datasets/fashion-mnist")
 FILES = {
@@ -253,9 +253,9 @@ class Timing:
 
 def speed_job(root: Path, sizes: Sizes) -> SpeedJob:
     """Prepare the subset as `learnt train` does; size the network and batch as for part 1."""
-    from learnt.architectures import choose_architecture
-    from learnt.config import make_settings
-    from learnt.lifecycle import make_loop_settings, prepare
+    from learnt.training.families import choose_architecture
+    from learnt.settings import make_settings
+    from learnt.training.lifecycle import make_loop_settings, prepare
 
     full_rows = part_one_train_rows(sizes.train)
     settings = make_settings(epochs=sizes.speed_epochs, patience=None)
@@ -278,7 +278,7 @@ def part_one_train_rows(images: int) -> int:
     """Training rows of part 1: learnt's default split of `images` images, 10 per class."""
     import numpy as np
 
-    from learnt.config import TrainSettings
+    from learnt.settings import TrainSettings
     from learnt.data.split import split_rows
 
     defaults = TrainSettings()
@@ -291,7 +291,7 @@ def part_one_train_rows(images: int) -> int:
 
 def fresh_batches(job: SpeedJob) -> ImageBatches:
     """A new transform, so every run draws the same augmentation from the same seed."""
-    from learnt.augment import ImageBatches
+    from learnt.training.augment import ImageBatches
 
     return ImageBatches(job.spec, job.augment, job.settings.seed)  # type: ignore[arg-type]
 
@@ -301,7 +301,7 @@ def fresh_model(job: SpeedJob) -> nn.Module:
     then channels_last as `learnt.lifecycle.run` sets it."""
     import torch
 
-    from learnt.architectures.cnn import ImageCNN
+    from learnt.training.families.cnn import ImageCNN
 
     torch.manual_seed(job.settings.seed)
     return ImageCNN(job.config).to(memory_format=torch.channels_last)
@@ -309,8 +309,8 @@ def fresh_model(job: SpeedJob) -> nn.Module:
 
 def run_learnt(job: SpeedJob) -> Timing:
     """`learnt.loop.fit` with the hooks `learnt train --quiet` installs, plus an epoch clock."""
-    from learnt.loop import HookList, Hooks, fit, planned_steps
-    from learnt.progress import MetricsLog, ProgressBar
+    from learnt.training.loop import HookList, Hooks, fit, planned_steps
+    from learnt.training.hooks import MetricsLog, ProgressBar
 
     class EpochClock(Hooks):
         def on_fit_start(self, state: TrainState) -> None:
@@ -456,7 +456,7 @@ def per_call_seconds(call: Callable[[], Any], seconds: float) -> float:
 def model_throughput(program: Any, image: np.ndarray, sizes: Sizes) -> None:
     """Images per second of each runtime's network on decoded, normalised inputs."""
     from learnt.data.encode import Encoded
-    from learnt.predict import _onnx_runner, _torch_runner
+    from learnt.runtime.predict import _onnx_runner, _torch_runner
 
     runners = {"onnx": _onnx_runner(program), "torch": _torch_runner(program)}
     full = Encoded({"image": image})
@@ -478,7 +478,7 @@ def model_throughput(program: Any, image: np.ndarray, sizes: Sizes) -> None:
 
 def end_to_end(program: Any, table: Any) -> None:
     """`predict_table` over image files: decoding, normalising and the network, per runtime."""
-    from learnt.predict import predict_table
+    from learnt.runtime.predict import predict_table
 
     for runtime in ("onnx", "torch"):
         started = time.perf_counter()
@@ -494,8 +494,8 @@ def prediction(root: Path, sizes: Sizes) -> None:
     import numpy as np
 
     from learnt.data.encode import encode
-    from learnt.predict import read_inputs
-    from learnt.program import load
+    from learnt.runtime.predict import read_inputs
+    from learnt.runtime.program import load
 
     program = load(root / "run" / "program")
     heading(f"prediction: {program.manifest.architecture.get('family')} program from part 1")

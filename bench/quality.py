@@ -1,4 +1,4 @@
-"""Test-set quality of `learnt.train` with defaults, next to scikit-learn's gradient boosting.
+"""Test-set quality of `learnt.training` with defaults, next to scikit-learn's gradient boosting.
 
     .venv/bin/python bench/quality.py [--quick]
 
@@ -7,7 +7,7 @@ For each seed, learnt trains with its defaults (the seed also picks its split), 
 as pandas categories with `categorical_features="from_dtype"`) is fitted on exactly learnt's
 training + validation rows, using exactly the feature columns learnt kept, and both are scored on
 the same held-out test rows: accuracy on titanic (label survived), R² on diamonds (label price).
-Wall time per training is shown for both (learnt: the whole `learnt.train` — read, split, train,
+Wall time per training is shown for both (learnt: the whole `learnt.training` — read, split, train,
 freeze, evaluate; gradient boosting: fit and predict on data already in memory).
 
 Goal: learnt within 0.01 of gradient boosting (mean over seeds of learnt − HGB ≥ −0.01).
@@ -35,7 +35,7 @@ from common import (
 if TYPE_CHECKING:
     import pandas as pd
 
-    from learnt.lifecycle import TrainResult
+    from learnt.training.lifecycle import TrainResult
 
 GOAL_GAP = 0.01
 MAX_CATEGORIES = 255  # gradient boosting's limit for a categorical feature
@@ -61,9 +61,9 @@ TASKS = (Task("titanic.csv", "survived", "accuracy"), Task("diamonds.csv", "pric
 
 
 def train_learnt(path: Path, label: str, seed: int, out: Path) -> tuple[TrainResult, float]:
-    """`learnt.train` with defaults (through `lifecycle.run`, which also returns the split)."""
-    from learnt.config import make_settings
-    from learnt.lifecycle import run
+    """`learnt.training` with defaults (through `lifecycle.run`, which also returns the split)."""
+    from learnt.settings import make_settings
+    from learnt.training.lifecycle import run
 
     started = time.perf_counter()
     result = run(path, make_settings(label=label, seed=seed, out=out), suggest_next=False)

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/text.py [--quick]
 
-1. Quality: `learnt.train` with defaults (random initialisation) on ../shared/data/sms_spam.csv,
+1. Quality: `learnt.training` with defaults (random initialisation) on ../shared/data/sms_spam.csv,
    next to scikit-learn's TF-IDF (words and bigrams) + logistic regression fitted on the same
    training + validation rows and scored on the same test rows. Goals: accuracy ≥ 0.98, and
    within 0.02 of the baseline.
@@ -42,8 +42,8 @@ def quality(path: Path, quick: bool) -> Any:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    from learnt.config import make_settings
-    from learnt.lifecycle import run
+    from learnt.settings import make_settings
+    from learnt.training.lifecycle import run
 
     heading(f"{path.name}: test accuracy, learnt (random init) vs TF-IDF + logistic regression")
     run_dir = Path(tempfile.mkdtemp())
@@ -79,12 +79,12 @@ def training_speed(path: Path, quick: bool) -> None:
     """Seconds per epoch and tokens/s of learnt's loop vs a hand-written one, alternating."""
     import torch
 
-    from learnt.architectures import build, choose_architecture
-    from learnt.config import make_settings
+    from learnt.training.families import build, choose_architecture
+    from learnt.settings import make_settings
     from learnt.console import set_quiet
-    from learnt.lifecycle import make_loop_settings
-    from learnt.loop import fit
-    from learnt.prepare import prepare
+    from learnt.training.lifecycle import make_loop_settings
+    from learnt.training.loop import fit
+    from learnt.training.prepare import prepare
 
     set_quiet(True)
     epochs, rounds = (1, 1) if quick else (2, 3)
@@ -203,7 +203,7 @@ def prediction_speed(program: Any, path: Path, quick: bool) -> None:
     import numpy as np
 
     from learnt.data.tables import read_table
-    from learnt.predict import predict_table
+    from learnt.runtime.predict import predict_table
 
     table = read_table(path)
     heading("prediction texts/s (tokenising + network), onnx vs torch")

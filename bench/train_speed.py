@@ -42,8 +42,8 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-    from learnt.architectures.mlp import MLPConfig
-    from learnt.loop import LoopData, LoopSettings, TrainState
+    from learnt.runtime.format import MLPConfig
+    from learnt.training.loop import LoopData, LoopSettings, TrainState
 
 GOAL_RATIO = 1.05
 MIN_ROUNDS = 2  # runs per side before the time budget may end a comparison
@@ -73,10 +73,10 @@ class Timing:
 
 def prepare(name: str, data: pd.DataFrame | Path, label: str, epochs: int) -> Prepared:
     """Read, split, encode and size exactly as `learnt train` does, with patience off."""
-    from learnt.architectures import choose_architecture
-    from learnt.config import make_settings
-    from learnt.lifecycle import make_loop_settings
-    from learnt.prepare import prepare as prepare_data
+    from learnt.training.families import choose_architecture
+    from learnt.settings import make_settings
+    from learnt.training.lifecycle import make_loop_settings
+    from learnt.training.prepare import prepare as prepare_data
 
     settings = make_settings(label=label, epochs=epochs, patience=None)
     with tempfile.TemporaryDirectory() as run_dir:
@@ -90,7 +90,7 @@ def fresh_model(config: MLPConfig, seed: int) -> nn.Module:
     """The network both sides train: seeded, then built (as `learnt.parameters.initialise`)."""
     import torch
 
-    from learnt.architectures.mlp import TabularMLP
+    from learnt.training.families.mlp import TabularMLP
 
     torch.manual_seed(seed)
     return TabularMLP(config)
@@ -102,8 +102,8 @@ def fresh_model(config: MLPConfig, seed: int) -> nn.Module:
 def run_learnt(prepared: Prepared) -> Timing:
     """`learnt.loop.fit` with the hooks `learnt train --quiet` installs, plus an epoch clock."""
     from learnt.console import set_quiet
-    from learnt.loop import HookList, Hooks, fit, planned_steps
-    from learnt.progress import MetricsLog, ProgressBar
+    from learnt.training.loop import HookList, Hooks, fit, planned_steps
+    from learnt.training.hooks import MetricsLog, ProgressBar
 
     class EpochClock(Hooks):
         def on_fit_start(self, state: TrainState) -> None:

@@ -17,12 +17,12 @@ __all__ = ["Program", "__version__", "load", "train"]
 
 if TYPE_CHECKING:
     from learnt.runtime.program import Program, load
-    from learnt.train.lifecycle import train
+    from learnt.training.lifecycle import train
 
 
 def __getattr__(name: str) -> Any:
     if name == "train":
-        from learnt.train.lifecycle import train
+        from learnt.training.lifecycle import train
 
         return train
     if name in ("load", "Program"):

@@ -65,7 +65,7 @@ def train(
     """Train on labelled data: infer the schema, split, size a network, train, freeze, evaluate."""
     set_quiet(quiet)
     from learnt.settings import make_settings
-    from learnt.train.lifecycle import run
+    from learnt.training.lifecycle import run
 
     given = {name: value for name, value in settings.items() if value is not None}
     result = run(data, make_settings(**given))
@@ -287,7 +287,7 @@ def runner(runtime: Runtime) -> Any:
     from learnt.errors import require
 
     require("torch")
-    from learnt.train.torch_runtime import torch_runner
+    from learnt.training.torch_runtime import torch_runner
 
     return torch_runner
 

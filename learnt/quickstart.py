@@ -28,7 +28,7 @@ def run_quickstart(kind: Kind = "tables", run_dir: Path | None = None) -> None:
     from learnt.errors import require
     from learnt.runtime.predict import predict_table, read_inputs
     from learnt.settings import make_settings
-    from learnt.train.lifecycle import run
+    from learnt.training.lifecycle import run
 
     require("torch")
     run_dir = run_dir or Path("runs") / ("quickstart" if kind == "tables" else f"quickstart-{kind}")

@@ -15,15 +15,18 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from pydantic import TypeAdapter
 
 import learnt
-from learnt.architectures import build, config_from_dict
-from learnt.architectures.cnn import size_cnn
-from learnt.architectures.mlp import size_mlp
-from learnt.architectures.transformer import size_transformer
-from learnt.loop import LoopData, LoopSettings, fit
-from learnt.parameters import initialise
-from learnt.stopping import StopCriteria
+from learnt.runtime.format import Architecture
+from learnt.training.families import build
+from learnt.training.families.cnn import size_cnn
+from learnt.training.families.mlp import size_mlp
+from learnt.training.families.transformer import size_transformer
+from learnt.training.init import initialise
+from learnt.training.loop import LoopData, LoopSettings, fit
+from learnt.training.state import LoopState
+from learnt.training.stopping import StopCriteria
 
 from .conftest import write_digit_folder
 
@@ -86,7 +89,8 @@ def family(request: pytest.FixtureRequest) -> Family:
 
 def test_builds_from_its_stored_config(family: Family) -> None:
     config = family.make_config()
-    rebuilt = config_from_dict(config.model_dump())  # type: ignore[attr-defined]
+    stored = config.model_dump(mode="json")  # type: ignore[attr-defined]
+    rebuilt = TypeAdapter(Architecture).validate_python(stored)
     assert rebuilt == config
     assert isinstance(build(rebuilt), torch.nn.Module)
 
@@ -107,7 +111,7 @@ def test_overfits_sixteen_examples(family: Family) -> None:
     settings = LoopSettings(
         "classification", 16, 1e-2, 0.0, None, 0, StopCriteria(max_epochs=300, patience=None)
     )
-    fit(model, data, data, settings)
+    fit(LoopState.start(model, settings, len(data)), data, data)
     with torch.inference_mode():
         accuracy = (model.eval()(*inputs).argmax(1) == targets).float().mean().item()
     assert accuracy == 1.0
@@ -137,7 +141,9 @@ def test_program_round_trip_gives_the_same_predictions(family: Family, tmp_path:
     reloaded = learnt.load(program.path)
     expected = program.predict(data)
     pd.testing.assert_frame_equal(reloaded.predict(data), expected)
-    torch_runtime = reloaded.predict(data, runtime="torch")
+    from learnt.training.torch_runtime import torch_runner
+
+    torch_runtime = reloaded.predict(data, runner=torch_runner)
     proba = [c for c in expected.columns if c.startswith("proba_")]
     np.testing.assert_allclose(torch_runtime[proba], expected[proba], atol=1e-5)
 

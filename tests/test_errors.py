@@ -306,8 +306,8 @@ def fail_export(*args: object, **kwargs: object) -> list[str]:
 def test_failure_while_freezing_leaves_no_program(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from learnt import lifecycle
-    from learnt.config import make_settings
+    from learnt.settings import make_settings
+    from learnt.training import lifecycle
 
     monkeypatch.setattr(lifecycle, "export_onnx", fail_export)
     run_dir = tmp_path / "run"
@@ -321,8 +321,8 @@ def test_failed_force_keeps_the_old_program(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, titanic_program
 ) -> None:
     import learnt as api
-    from learnt import lifecycle
-    from learnt.config import make_settings
+    from learnt.settings import make_settings
+    from learnt.training import lifecycle
 
     run_dir = tmp_path / "run"
     shutil.copytree(titanic_program.path, run_dir / "program")

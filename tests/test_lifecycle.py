@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 import learnt
-from learnt.config import make_settings
-from learnt.lifecycle import run
-from learnt.loop import Hooks, TrainState
+from learnt.settings import make_settings
+from learnt.training.lifecycle import run
+from learnt.training.loop import Hooks, TrainState
 
 from .conftest import TITANIC
 

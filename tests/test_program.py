@@ -14,7 +14,7 @@ from safetensors.numpy import load_file
 
 import learnt
 from learnt.errors import ProgramError
-from learnt.program import FORMAT_VERSION
+from learnt.runtime.format import FORMAT_VERSION
 
 from .conftest import TITANIC
 
@@ -57,7 +57,7 @@ def test_same_seed_gives_bit_identical_weights_and_predictions(
 
 
 def test_saved_weights_load_strictly_into_a_fresh_network(titanic_program: learnt.Program) -> None:
-    from learnt.parameters import load_program_weights
+    from learnt.training.torch_runtime import load_program_weights
 
     model = load_program_weights(titanic_program)  # load_state_dict(strict=True) inside
     assert not model.training

@@ -14,7 +14,7 @@ import torch
 
 import learnt
 from learnt.errors import DataError, UsageError
-from learnt.loop import LoopData
+from learnt.training.loop import LoopData
 
 
 def test_a_text_column_trains_a_transformer_program(text_program: learnt.Program) -> None:
@@ -30,8 +30,10 @@ def test_a_text_column_trains_a_transformer_program(text_program: learnt.Program
 def test_onnx_and_torch_runtimes_agree_on_text(
     text_program: learnt.Program, sms_file: Path
 ) -> None:
-    onnx = text_program.predict(sms_file, runtime="onnx")
-    torch_runtime = text_program.predict(sms_file, runtime="torch")
+    from learnt.training.torch_runtime import torch_runner
+
+    onnx = text_program.predict(sms_file)
+    torch_runtime = text_program.predict(sms_file, runner=torch_runner)
     np.testing.assert_allclose(
         onnx[["proba_ham", "proba_spam"]], torch_runtime[["proba_ham", "proba_spam"]], atol=1e-5
     )
@@ -52,7 +54,7 @@ import json, sys
 import learnt
 program = learnt.load(sys.argv[1])
 from learnt.data.tables import read_table
-from learnt.predict import predict_table
+from learnt.runtime.predict import predict_table
 columns = predict_table(program, read_table(sys.argv[2]))
 heavy = sorted(m for m in ("torch", "pandas", "safetensors") if m in sys.modules)
 print(json.dumps({"proba_spam": columns["proba_spam"].tolist(), "heavy": heavy}))
@@ -97,7 +99,7 @@ def test_files_that_are_not_utf8(
     latin.write_bytes("text,label\nça va bien,ham\nwin a free café,spam\n".encode("latin-1"))
     with pytest.raises(DataError, match=r"latin\.csv, line 2: not valid UTF-8 .*--encoding"):
         text_program.predict(latin)
-    from learnt.predict import predict_table, read_inputs
+    from learnt.runtime.predict import predict_table, read_inputs
 
     table = read_inputs(text_program, [latin], encoding="latin-1")
     assert table.columns["text"][0] == "ça va bien"
@@ -130,7 +132,7 @@ def test_batches_group_texts_of_similar_length() -> None:
     tokens = torch.zeros(len(lengths), 50, dtype=torch.int64)
     mask = (torch.arange(50) < lengths[:, None]).long()
     data = LoopData((tokens, mask), torch.zeros(len(lengths), dtype=torch.int64), lengths=lengths)
-    batches = list(data.batches(8, torch.Generator().manual_seed(0)))
+    batches = [data.batch(rows) for rows in data.plan(8, torch.Generator().manual_seed(0))]
     spreads = [int(m.sum(1).max() - m.sum(1).min()) for (_, m), _ in batches]
     assert spreads == [0] * 8  # sorted within the pool: each batch holds one length
     assert sum(len(t) for _, t in batches) == len(lengths)

@@ -5,6 +5,6 @@
     predict.py    step 8: encode inputs, run the network (ONNX Runtime by default)
     evaluate.py   step 7: metrics of a program on labelled rows
 
-Nothing here imports torch or `learnt.train` (a lint rule, TID253, enforces it), so
+Nothing here imports torch or `learnt.training` (a lint rule, TID253, enforces it), so
 `pip install learnt` without the `train` extra predicts.
 """

@@ -5,7 +5,7 @@
 Rows are encoded with numpy (`learnt.data.encode`) and handed to a *runner*: by default
 `onnx_runner`, which runs `model.onnx` with ONNX Runtime — no torch is imported on this path. A
 runner is any `program → (encoded inputs → raw outputs)` function; the front doors hand in
-`learnt.train.torch_runtime.torch_runner` for `--runtime torch`, so this module never names the
+`learnt.training.torch_runtime.torch_runner` for `--runtime torch`, so this module never names the
 training side. Both runners give the same numbers to 1e-5.
 """
 

@@ -89,7 +89,7 @@ class Program:
 
         `data` is a table (path or DataFrame) — or, for an image program, image files and folders.
         `runner` runs the network: ONNX Runtime by default, or
-        `learnt.train.torch_runtime.torch_runner` to rebuild it in torch.
+        `learnt.training.torch_runtime.torch_runner` to rebuild it in torch.
         """
         import pandas as pd
 

@@ -14,9 +14,9 @@ from learnt.data.encode import (
     fit_labels,
     fit_preprocessing,
 )
-from learnt.data.schema import Column, Schema
 from learnt.data.tables import Table, dataframe_to_table
 from learnt.errors import DataError
+from learnt.runtime.format import Column, Schema
 
 
 def table(**columns: list) -> Table:

@@ -23,9 +23,9 @@ from torch import nn
 from learnt.errors import UsageError
 from learnt.kinds import DataKind
 from learnt.runtime.format import Architecture, CNNConfig, MLPConfig, TransformerConfig
-from learnt.train.families.cnn import ImageCNN, size_cnn
-from learnt.train.families.mlp import TabularMLP, size_mlp
-from learnt.train.families.transformer import TextTransformer, size_transformer
+from learnt.training.families.cnn import ImageCNN, size_cnn
+from learnt.training.families.mlp import TabularMLP, size_mlp
+from learnt.training.families.transformer import TextTransformer, size_transformer
 
 Sizes = dict[str, Any]  # what a sizing rule reads: rows or images or texts, and input shapes
 

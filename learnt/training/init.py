@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from learnt.runtime.format import Architecture
-from learnt.train.families import build
+from learnt.training.families import build
 
 
 def initialise(config: Architecture, seed: int) -> nn.Module:

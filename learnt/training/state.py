@@ -34,8 +34,8 @@ from learnt.errors import UsageError
 from learnt.runtime.program import sha256
 
 if TYPE_CHECKING:
-    from learnt.train.loop import LoopSettings
-    from learnt.train.stopping import StopReason
+    from learnt.training.loop import LoopSettings
+    from learnt.training.stopping import StopReason
 
 STATE_TENSORS, STATE_JSON = "state.safetensors", "state.json"
 STATE_VERSION = 1
@@ -134,7 +134,7 @@ class LoopState:
     @classmethod
     def start(cls, model: nn.Module, settings: LoopSettings, train_rows: int) -> LoopState:
         """A fresh run: AdamW, warm-up + cosine schedule, seeded generators, step 0."""
-        from learnt.train.loop import planned_steps, warmup_cosine
+        from learnt.training.loop import planned_steps, warmup_cosine
 
         optimizer = torch.optim.AdamW(
             model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay

@@ -36,14 +36,14 @@ from learnt.settings import (
     make_settings,
     write_settings,
 )
-from learnt.train.families import choose_architecture, count_parameters, describe
-from learnt.train.freeze import check_output, export_onnx, staging, write_manifest, write_weights
-from learnt.train.hooks import HookList, Hooks, MetricsLog, ProgressBar
-from learnt.train.init import initialise
-from learnt.train.loop import LoopSettings, fit, planned_steps
-from learnt.train.prepare import Labelled, prepare
-from learnt.train.state import LoopState, TrainState
-from learnt.train.stopping import EXPLANATIONS, StopCriteria
+from learnt.training.families import choose_architecture, count_parameters, describe
+from learnt.training.freeze import check_output, export_onnx, staging, write_manifest, write_weights
+from learnt.training.hooks import HookList, Hooks, MetricsLog, ProgressBar
+from learnt.training.init import initialise
+from learnt.training.loop import LoopSettings, fit, planned_steps
+from learnt.training.prepare import Labelled, prepare
+from learnt.training.state import LoopState, TrainState
+from learnt.training.stopping import EXPLANATIONS, StopCriteria
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -83,7 +83,7 @@ def train(
     Args:
         data: a CSV / Parquet / JSONL path, or a pandas DataFrame.
         label: the column to predict.
-        hooks: extra `learnt.train.hooks.Hooks` to watch training.
+        hooks: extra `learnt.training.hooks.Hooks` to watch training.
         **settings: any `learnt.settings.TrainSettings` field (epochs, seed, out, …).
 
     Example:

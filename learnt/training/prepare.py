@@ -42,7 +42,7 @@ from learnt.errors import DataError, UsageError, closest
 from learnt.kinds import DataKind, Task
 from learnt.runtime.format import TOKENIZER_FILE, LabelEncoding, Preprocessing, Schema
 from learnt.settings import TrainSettings
-from learnt.train.loop import LoopData
+from learnt.training.loop import LoopData
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -354,7 +354,7 @@ def prepare_images(
 ) -> Prepared:
     """Schema, per-channel statistics and the shared uint8 store for images (the CNN family)."""
     from learnt.data.images import fit_image_input, normalise
-    from learnt.train.augment import ImageBatches
+    from learnt.training.augment import ImageBatches
 
     assert labelled.pixels is not None and labelled.image_column is not None
     _, channels, size, _ = labelled.pixels.shape

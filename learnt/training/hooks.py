@@ -19,7 +19,7 @@ from learnt.console import console, is_quiet
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
-    from learnt.train.state import TrainState
+    from learnt.training.state import TrainState
 
 
 class Hooks:

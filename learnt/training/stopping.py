@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from learnt.train.state import TrainState
+    from learnt.training.state import TrainState
 
 StopReason = Literal[
     "max_epochs",

@@ -21,7 +21,7 @@ from learnt.errors import ProgramError
 from learnt.runtime.format import WEIGHTS
 from learnt.runtime.predict import Run
 from learnt.runtime.program import Program
-from learnt.train.families import build
+from learnt.training.families import build
 
 
 def torch_runner(program: Program) -> Run:

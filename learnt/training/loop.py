@@ -29,9 +29,9 @@ import torch
 from torch import nn
 
 from learnt.kinds import Task
-from learnt.train.hooks import Hooks
-from learnt.train.state import LoopState, TrainState, copy_weights, drawing_dropout_from
-from learnt.train.stopping import StopCriteria
+from learnt.training.hooks import Hooks
+from learnt.training.state import LoopState, TrainState, copy_weights, drawing_dropout_from
+from learnt.training.stopping import StopCriteria
 
 Batch = tuple[tuple[torch.Tensor, ...], torch.Tensor]  # (model inputs, targets)
 # (inputs, augmentation generator — None when not training) → the inputs the model takes
