@@ -110,8 +110,10 @@ def test_train_json_is_one_object_on_stdout(trained: tuple[Any, Path]) -> None:
 
 def test_train_writes_the_run_directory(trained: tuple[Any, Path]) -> None:
     _, run_dir = trained
-    assert {p.name for p in run_dir.iterdir()} == {"program", "metrics.jsonl"}
+    assert {p.name for p in run_dir.iterdir()} == {"program", "metrics.jsonl", "settings.json"}
     assert {p.name for p in (run_dir / "program").iterdir()} == PROGRAM_FILES
+    settings = json.loads((run_dir / "settings.json").read_text())
+    assert (settings["label"], settings["max_steps"], settings["patience"]) == ("survived", 5, 10)
     epochs = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert len(epochs) == 1
 
@@ -154,6 +156,7 @@ def test_existing_program_refused_then_replaced_with_force(
     assert sorted(p.name for p in run_dir.iterdir()) == [
         "metrics.jsonl",
         "program",
+        "settings.json",
     ]  # no .old/.partial
 
 

@@ -222,7 +222,7 @@ FLAG_ERRORS = [
         ["--max-steps", "0"], ["--max-steps", "greater than or equal to 1"], id="max-steps"
     ),
     pytest.param(["--batch-size", "0"], ["--batch-size", "greater than or equal to 1"], id="batch"),
-    pytest.param(["--patience", "-1"], ["--patience", "greater than or equal to 1"], id="patience"),
+    pytest.param(["--patience", "-1"], ["--patience", "greater than or equal to 0"], id="patience"),
     pytest.param(
         ["--target-accuracy", "1.5"],
         ["--target-accuracy", "less than or equal to 1"],

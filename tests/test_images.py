@@ -24,7 +24,7 @@ from learnt.training.augment import ImageBatches
 
 def test_a_folder_trains_a_cnn_program(image_program: learnt.Program) -> None:
     manifest = image_program.manifest
-    assert manifest.architecture["family"] == "cnn"
+    assert manifest.architecture.family == "cnn"
     assert manifest.preprocessing.image is not None
     assert (manifest.preprocessing.image.size, manifest.preprocessing.image.channels) == (16, 1)
     assert len(manifest.preprocessing.image.mean) == 1
@@ -60,7 +60,9 @@ def test_onnx_and_torch_runtimes_agree_on_images(
 ) -> None:
     inputs = read_inputs(image_program, [digit_folder / "5"])
     onnx = predict_table(image_program, inputs, "onnx")
-    torch_runtime = predict_table(image_program, inputs, "torch")
+    from learnt.training.torch_runtime import torch_runner
+
+    torch_runtime = predict_table(image_program, inputs, torch_runner)
     for name in onnx:
         if name.startswith("proba_"):
             np.testing.assert_allclose(onnx[name], torch_runtime[name], atol=1e-5)

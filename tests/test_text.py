@@ -19,7 +19,7 @@ from learnt.training.loop import LoopData
 
 def test_a_text_column_trains_a_transformer_program(text_program: learnt.Program) -> None:
     manifest = text_program.manifest
-    assert manifest.architecture["family"] == "transformer"
+    assert manifest.architecture.family == "transformer"
     assert [(c.name, c.kind) for c in manifest.input_schema.features] == [("text", "text")]
     assert manifest.preprocessing.text is not None
     assert 8 <= manifest.preprocessing.text.max_length <= 256

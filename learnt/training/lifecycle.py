@@ -104,7 +104,6 @@ def run(
     run_dir = settings.out or next_run_dir(Path("runs"), run_name(data))
     program_dir = run_dir / "program"
     check_output(program_dir, settings.force)  # before any expensive work
-    write_settings(settings, run_dir)
     labelled, split, prepared = prepare(data, settings, run_dir)
 
     # 1. architecture, 2. initial parameters
@@ -123,6 +122,7 @@ def run(
         settings, labelled.task, len(split.train), prepared.data_kind
     )
     say(step("loop", describe_loop(loop_settings)))
+    write_settings(settings, run_dir)  # the plan is whole: bad input or flags have left nothing
     total_steps = planned_steps(len(split.train), loop_settings)
     watchers = HookList(
         [
