@@ -8,6 +8,7 @@ choosing the best epoch, and a schedule that is still warming up at the stop.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -30,7 +31,7 @@ from learnt.training.families.mlp import size_mlp
 from learnt.training.families.transformer import size_transformer
 from learnt.training.hooks import Hooks
 from learnt.training.init import initialise
-from learnt.training.loop import LoopData, LoopSettings, fit, run_until_stop
+from learnt.training.loop import LoopData, LoopSettings, finish, run_until_stop
 from learnt.training.prepare import trim_padding
 from learnt.training.state import LoopState
 from learnt.training.stopping import StopCriteria
@@ -38,14 +39,16 @@ from learnt.training.stopping import StopCriteria
 family, mode, directory, stop_at = sys.argv[1], sys.argv[2], Path(sys.argv[3]), int(sys.argv[4])
 data = torch.Generator().manual_seed(1)
 rows = 128
-targets = torch.randint(0, 3, (rows,), generator=data)
+# learnable targets, so that later epochs improve and the best epoch is not simply the first
 if family == "mlp":
     config = size_mlp(rows, 5, [6], 3)
     inputs = (torch.randn(rows, 5, generator=data), torch.randint(0, 6, (rows, 1), generator=data))
+    targets = (inputs[0][:, :3] + 0.3 * inputs[1]).argmax(1)
     part = lambda r: LoopData(tuple(x[r] for x in inputs), targets[r])
 elif family == "cnn":
     config = size_cnn(rows, 8, 1, 3)
     pixels = torch.randint(0, 256, (rows, 1, 8, 8), dtype=torch.uint8, generator=data)
+    targets = pixels.float().mean((1, 2, 3)).argsort().argsort() * 3 // rows  # brightness thirds
     spec = ImageInput(column="path", size=8, channels=1, mean=[0.5], std=[0.3])
     batches = ImageBatches(spec, "crop+flip")
     part = lambda r: LoopData((pixels,), targets, torch.arange(rows)[r], batches)
@@ -54,6 +57,7 @@ else:
     lengths = torch.randint(2, 13, (rows,), generator=data)
     mask = (torch.arange(12) < lengths[:, None]).long()
     tokens = torch.randint(4, 40, (rows, 12), generator=data) * mask
+    targets = tokens[:, 0] % 3
     part = lambda r: LoopData(
         (tokens, mask), targets, torch.arange(rows)[r], trim_padding, lengths=lengths
     )
@@ -77,8 +81,12 @@ if mode == "stop":
 else:
     if mode == "continue":
         loop.load(directory)
-    state = fit(loop, train, validation)
-    save_file(loop.model.state_dict(), str(directory / f"{mode}.safetensors"))
+    run_until_stop(loop, train, validation, Hooks())
+    latest = {f"latest/{k}": v.clone() for k, v in loop.model.state_dict().items()}
+    finish(loop, validation, Hooks())  # the best epoch's parameters, as a program keeps them
+    best = {f"best/{k}": v for k, v in loop.model.state_dict().items()}
+    save_file(latest | best, str(directory / f"{mode}.safetensors"))
+    state = loop.state
     summary = {k: getattr(state, k) for k in ("epoch", "step", "best_epoch", "best_val_loss")}
     (directory / f"{mode}.json").write_text(json.dumps(summary))
 """
@@ -122,3 +130,4 @@ def test_a_continued_run_ends_bit_identical_to_an_uninterrupted_one(
         assert torch.equal(continued[name], tensor), name
     summary = (tmp_path / "continue.json").read_text()
     assert summary == (uninterrupted[family] / "whole.json").read_text()
+    assert json.loads(summary)["best_epoch"] > 2  # the best parameters came after the stop
