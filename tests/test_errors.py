@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -576,3 +577,91 @@ def test_process_debug_shows_traceback(tmp_path: Path, titanic_program, bad_age_
     assert done.returncode not in (0, 2)
     assert "Traceback (most recent call last)" in done.stderr
     assert "learnt.errors.DataError: new.csv, row 5, column 'age'" in done.stderr
+
+
+# --- the torch runtime on malformed weights; structured fields; --debug ---------------------------
+
+
+def replace_weights(program: Path, data: bytes) -> None:
+    """Swap in other weight bytes and re-record their sha256, as a careless tool might."""
+    import hashlib
+
+    (program / "weights.safetensors").write_bytes(data)
+    digest = hashlib.sha256(data).hexdigest()
+    edit_manifest(program, lambda m: m["files"].update({"weights.safetensors": digest}))
+
+
+def safetensors_bytes(tensors: dict) -> bytes:
+    from safetensors.numpy import save
+
+    return save(tensors)
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (b"", "not a readable safetensors file"),
+        (b"\x80\x04\x95 a pickle, not safetensors", "not a readable safetensors file"),
+        ((2**62).to_bytes(8, "little") + b"{}", "not a readable safetensors file"),
+        (
+            safetensors_bytes({"head.weight": np.zeros((3, 3), np.float32)}),
+            "weights do not fit the architecture",
+        ),
+    ],
+    ids=["empty", "pickle", "huge-header", "wrong-tensors"],
+)
+def test_unreadable_weights_on_the_torch_runtime(
+    cli: Callable[..., Outcome], tmp_path: Path, program_copy: Path, content: bytes, fragment: str
+) -> None:
+    replace_weights(program_copy, content)
+    write_copy(tmp_path / "titanic.csv")
+    outcome = cli("predict", "program", "titanic.csv", "--runtime", "torch")
+    assert_user_error(outcome, "program/weights.safetensors", fragment)
+    assert "Traceback" not in outcome.err
+
+
+def test_a_newer_format_version_says_to_upgrade(
+    cli: Callable[..., Outcome], program_copy: Path
+) -> None:
+    edit_manifest(program_copy, lambda m: m.update(format_version=2))
+    assert_user_error(cli("inspect", "program"), "format version 2", "upgrade learnt")
+    edit_manifest(program_copy, lambda m: m.update(format_version=True))
+    assert_user_error(cli("inspect", "program"), "format version True is not supported")
+
+
+def test_an_unknown_architecture_family_is_named(
+    cli: Callable[..., Outcome], program_copy: Path
+) -> None:
+    edit_manifest(program_copy, lambda m: m["architecture"].update(family="gpt"))
+    assert_user_error(cli("inspect", "program"), "invalid manifest at 'architecture'", "gpt")
+
+
+def test_errors_carry_their_place_as_fields(program_copy: Path, tmp_path: Path) -> None:
+    import learnt as api
+
+    bad = tmp_path / "bad.csv"
+    frame = features().astype({"age": object})
+    frame.loc[6, "age"] = "abc"  # the 7th data row
+    frame.to_csv(bad, index=False)
+    with pytest.raises(DataError) as raised:
+        api.load(program_copy).predict(bad)
+    assert raised.value.as_dict() == {
+        "error": "DataError",
+        "message": str(raised.value),
+        "file": str(bad),
+        "row": 7,
+        "column": "age",
+    }
+    edit_manifest(program_copy, lambda m: m["architecture"].update(width=-5))
+    with pytest.raises(ProgramError) as invalid:
+        api.load(program_copy)
+    assert invalid.value.field == "architecture.mlp.width"
+    assert invalid.value.file == str(program_copy / "program.json")
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_debug_anywhere_shows_the_traceback(cli: Callable[..., Outcome], where: str) -> None:
+    args = ["inspect", "no-such-program"]
+    args = ["--debug", *args] if where == "before" else [*args, "--debug"]
+    with pytest.raises(ProgramError, match="no such program directory"):
+        cli(*args)

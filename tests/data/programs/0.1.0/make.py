@@ -32,7 +32,9 @@ def make(name: str, data: Path, inputs: list[Path], **settings: object) -> None:
     program = learnt.load(HERE / name / "program")
     predictions = program.predict(inputs if len(inputs) > 1 else inputs[0])
     if "path" in predictions:  # image paths relative to this folder, not to where it was made
-        predictions["path"] = [Path(p).relative_to(HERE / name).as_posix() for p in predictions["path"]]
+        predictions["path"] = [
+            Path(p).relative_to(HERE / name).as_posix() for p in predictions["path"]
+        ]
     predictions.to_csv(HERE / name / "expected.csv", index=False, float_format="%.9g")
     shutil.rmtree(run)
 
