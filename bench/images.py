@@ -9,9 +9,9 @@
    whole command (decoding, training, freezing, and evaluating on its own held-out fifth of the
    training images). `learnt evaluate run/program test/ --json` then gives the official test
    accuracy.
-2. loop speed — seconds per epoch of `learnt.loop.fit` (with the hooks `learnt train --quiet`
+2. loop speed — seconds per epoch of `learnt.training.loop.fit` (with the hooks `learnt train --quiet`
    installs) against a hand-written PyTorch loop, on a subset of the training images prepared once
-   by `learnt.lifecycle.prepare` (the same uint8 store, split and per-channel statistics): the
+   by `learnt.training.prepare.prepare` (the same uint8 store, split and per-channel statistics): the
    same `ImageCNN` config and seed (the network part 1 trains), batch size, AdamW, warm-up +
    cosine schedule, clipping at 1.0, channels_last model, a fresh `ImageBatches` transform
    (augmentation and normalisation) per run, and one validation pass per epoch. Runs alternate
@@ -19,7 +19,7 @@
    final validation losses must be identical.
 3. prediction — images per second of the program from part 1 on the ONNX and torch runtimes, for
    batches of 1 and 256 inputs already decoded and normalised (the model alone), and of the
-   end-to-end `learnt.predict.predict_table` over 1,000 PNG files (decoding included).
+   end-to-end `learnt.runtime.predict.predict_table` over 1,000 PNG files (decoding included).
 
 Goals: official test accuracy ≥ 0.91 within 10 minutes of `learnt train` (2 cores); learnt's loop
 ≤ 1.05 × the hand-written loop. `--quick`: 6,000 / 1,000 images and `--epochs 3` for part 1 (no
@@ -59,10 +59,10 @@ if TYPE_CHECKING:
     import numpy as np
     from torch import nn
 
-    from learnt.runtime.format import CNNConfig
+    from learnt.runtime.format import CNNConfig, ImageInput
     from learnt.training.augment import ImageBatches
-    from learnt.runtime.format import ImageInput
-    from learnt.training.loop import LoopData, LoopSettings, TrainState
+    from learnt.training.loop import LoopData, LoopSettings
+    from learnt.training.state import TrainState
 
 SYSTEM_FASHION = Path("/usr/share/datasets/fashion-mnist")
 FILES = {
@@ -253,21 +253,21 @@ class Timing:
 
 def speed_job(root: Path, sizes: Sizes) -> SpeedJob:
     """Prepare the subset as `learnt train` does; size the network and batch as for part 1."""
-    from learnt.training.families import choose_architecture
     from learnt.settings import make_settings
+    from learnt.training.families import choose_architecture
     from learnt.training.lifecycle import make_loop_settings, prepare
 
     full_rows = part_one_train_rows(sizes.train)
-    settings = make_settings(epochs=sizes.speed_epochs, patience=None)
+    settings = make_settings(epochs=sizes.speed_epochs, patience=0)
     with tempfile.TemporaryDirectory() as run_dir:
         labelled, _, prepared = prepare(root / "speed", settings, Path(run_dir))
-    config = choose_architecture(None, "images", **{**prepared.sizes, "images": full_rows})
+    config = choose_architecture(None, "images", {**prepared.sizes, "images": full_rows})
     loop = make_loop_settings(settings, labelled.task, full_rows, prepared.data_kind)
-    assert prepared.preprocessing.image is not None
+    assert prepared.fitted.preprocessing.image is not None
     return SpeedJob(
         config,
         replace(loop, criteria=replace(loop.criteria, max_epochs=sizes.speed_epochs)),
-        prepared.preprocessing.image,
+        prepared.fitted.preprocessing.image,
         settings.augment,
         prepared.train,
         prepared.validation,
@@ -278,8 +278,8 @@ def part_one_train_rows(images: int) -> int:
     """Training rows of part 1: learnt's default split of `images` images, 10 per class."""
     import numpy as np
 
-    from learnt.settings import TrainSettings
     from learnt.data.split import split_rows
+    from learnt.settings import TrainSettings
 
     defaults = TrainSettings()
     classes = np.arange(images) % len(CLASS_NAMES)
@@ -290,15 +290,15 @@ def part_one_train_rows(images: int) -> int:
 
 
 def fresh_batches(job: SpeedJob) -> ImageBatches:
-    """A new transform, so every run draws the same augmentation from the same seed."""
+    """The transform both sides use (augmentation draws from a generator handed in per batch)."""
     from learnt.training.augment import ImageBatches
 
-    return ImageBatches(job.spec, job.augment, job.settings.seed)  # type: ignore[arg-type]
+    return ImageBatches(job.spec, job.augment)  # type: ignore[arg-type]
 
 
 def fresh_model(job: SpeedJob) -> nn.Module:
-    """The network both sides train: seeded and built as `learnt.parameters.initialise` does,
-    then channels_last as `learnt.lifecycle.run` sets it."""
+    """The network both sides train: seeded and built as `learnt.training.init.initialise` does,
+    then channels_last as `learnt.training.lifecycle.run` sets it."""
     import torch
 
     from learnt.training.families.cnn import ImageCNN
@@ -308,9 +308,10 @@ def fresh_model(job: SpeedJob) -> nn.Module:
 
 
 def run_learnt(job: SpeedJob) -> Timing:
-    """`learnt.loop.fit` with the hooks `learnt train --quiet` installs, plus an epoch clock."""
-    from learnt.training.loop import HookList, Hooks, fit, planned_steps
-    from learnt.training.hooks import MetricsLog, ProgressBar
+    """`learnt.training.loop.fit` with the hooks `learnt train --quiet` installs, plus an epoch clock."""
+    from learnt.training.hooks import HookList, Hooks, MetricsLog, ProgressBar
+    from learnt.training.loop import fit, planned_steps
+    from learnt.training.state import LoopState
 
     class EpochClock(Hooks):
         def on_fit_start(self, state: TrainState) -> None:
@@ -331,7 +332,7 @@ def run_learnt(job: SpeedJob) -> Timing:
                 clock,
             ]
         )
-        state = fit(model, train, validation, settings, hooks)
+        state = fit(LoopState.start(model, settings, len(train)), train, validation, hooks)
     seconds = [b - a for a, b in itertools.pairwise(clock.marks)]
     return Timing(seconds, float(state.val_loss or math.nan))
 
@@ -355,7 +356,7 @@ def validation_loss(model: nn.Module, job: SpeedJob, batches: ImageBatches) -> f
     with torch.inference_mode():
         for start in range(0, len(rows), job.validation.chunk_rows):
             take = rows[start : start + job.validation.chunk_rows]
-            outputs = model(*batches((pixels[take],), False))
+            outputs = model(*batches((pixels[take],), None))
             loss_sum += functional.cross_entropy(outputs, targets[take], reduction="sum").item()
             correct += int((outputs.argmax(1) == targets[take]).sum())
     return loss_sum / len(rows)
@@ -380,13 +381,16 @@ def run_plain(job: SpeedJob) -> Timing:
         optimizer, lambda step: warmup_cosine(step, warmup, total)
     )
     generator = torch.Generator().manual_seed(settings.seed)
+    augment = torch.Generator().manual_seed(settings.seed + 1)  # the streams learnt's loop uses
+    torch.manual_seed(settings.seed + 2)  # dropout
     marks, val_loss = [time.perf_counter()], math.nan
     for _ in range(epochs):
         model.train()
         order, loss_sum = rows[torch.randperm(len(rows), generator=generator)], 0.0
         for start in range(0, len(order), batch):
             take = order[start : start + batch]
-            loss = functional.cross_entropy(model(*batches((pixels[take],), True)), targets[take])
+            images = batches((pixels[take],), augment)
+            loss = functional.cross_entropy(model(*images), targets[take])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -456,9 +460,10 @@ def per_call_seconds(call: Callable[[], Any], seconds: float) -> float:
 def model_throughput(program: Any, image: np.ndarray, sizes: Sizes) -> None:
     """Images per second of each runtime's network on decoded, normalised inputs."""
     from learnt.data.encode import Encoded
-    from learnt.runtime.predict import _onnx_runner, _torch_runner
+    from learnt.runtime.predict import onnx_runner
+    from learnt.training.torch_runtime import torch_runner
 
-    runners = {"onnx": _onnx_runner(program), "torch": _torch_runner(program)}
+    runners = {"onnx": onnx_runner(program), "torch": torch_runner(program)}
     full = Encoded({"image": image})
     gap = float(abs(runners["onnx"](full) - runners["torch"](full)).max())
     print(f"  onnx and torch outputs differ by at most {gap:.2g} on {len(image)} images")
@@ -478,11 +483,12 @@ def model_throughput(program: Any, image: np.ndarray, sizes: Sizes) -> None:
 
 def end_to_end(program: Any, table: Any) -> None:
     """`predict_table` over image files: decoding, normalising and the network, per runtime."""
-    from learnt.runtime.predict import predict_table
+    from learnt.runtime.predict import onnx_runner, predict_table
+    from learnt.training.torch_runtime import torch_runner
 
-    for runtime in ("onnx", "torch"):
+    for runtime, runner in (("onnx", onnx_runner), ("torch", torch_runner)):
         started = time.perf_counter()
-        predict_table(program, table, runtime)  # type: ignore[arg-type]
+        predict_table(program, table, runner)
         seconds = time.perf_counter() - started
         print(
             f"  predict_table, {len(table):,} PNG files, {runtime:<5}: {len(table) / seconds:6.0f} "

@@ -1,4 +1,4 @@
-"""Test-set quality of `learnt.training` with defaults, next to scikit-learn's gradient boosting.
+"""Test-set quality of `learnt.train` with defaults, next to scikit-learn's gradient boosting.
 
     .venv/bin/python bench/quality.py [--quick]
 
@@ -7,7 +7,7 @@ For each seed, learnt trains with its defaults (the seed also picks its split), 
 as pandas categories with `categorical_features="from_dtype"`) is fitted on exactly learnt's
 training + validation rows, using exactly the feature columns learnt kept, and both are scored on
 the same held-out test rows: accuracy on titanic (label survived), R² on diamonds (label price).
-Wall time per training is shown for both (learnt: the whole `learnt.training` — read, split, train,
+Wall time per training is shown for both (learnt: the whole `learnt.train` — read, split, train,
 freeze, evaluate; gradient boosting: fit and predict on data already in memory).
 
 Goal: learnt within 0.01 of gradient boosting (mean over seeds of learnt − HGB ≥ −0.01).
@@ -61,7 +61,7 @@ TASKS = (Task("titanic.csv", "survived", "accuracy"), Task("diamonds.csv", "pric
 
 
 def train_learnt(path: Path, label: str, seed: int, out: Path) -> tuple[TrainResult, float]:
-    """`learnt.training` with defaults (through `lifecycle.run`, which also returns the split)."""
+    """`learnt.train` with defaults (through `lifecycle.run`, which also returns the split)."""
     from learnt.settings import make_settings
     from learnt.training.lifecycle import run
 

@@ -5,7 +5,7 @@
 Both sides get the same encoded tensors (prepared once, as `learnt train` prepares them), the same
 network (`TabularMLP`, same config, same seed), batch size, AdamW settings, warm-up + cosine
 schedule, gradient clipping at 1.0, randperm shuffling and one validation pass per epoch, for a
-fixed number of epochs (patience off). learnt runs `learnt.loop.fit` with the hooks `learnt train
+fixed number of epochs (patience off). learnt runs `learnt.training.loop.fit` with the hooks `learnt train
 --quiet` installs (progress bar, metrics.jsonl). Runs alternate (A B A B …); the figure is the
 median over all timed epochs (the minimum is shown too: it is what survives when other processes
 share the CPU); after two runs per side, a time budget per data set may end the alternation
@@ -43,7 +43,8 @@ if TYPE_CHECKING:
     from torch import nn
 
     from learnt.runtime.format import MLPConfig
-    from learnt.training.loop import LoopData, LoopSettings, TrainState
+    from learnt.training.loop import LoopData, LoopSettings
+    from learnt.training.state import TrainState
 
 GOAL_RATIO = 1.05
 MIN_ROUNDS = 2  # runs per side before the time budget may end a comparison
@@ -68,26 +69,26 @@ class Timing:
     final_val_loss: float
 
 
-# --- data, as `learnt.lifecycle.run` prepares it ----------------------------------------------
+# --- data, as `learnt.training.lifecycle.run` prepares it ----------------------------------------------
 
 
 def prepare(name: str, data: pd.DataFrame | Path, label: str, epochs: int) -> Prepared:
     """Read, split, encode and size exactly as `learnt train` does, with patience off."""
-    from learnt.training.families import choose_architecture
     from learnt.settings import make_settings
+    from learnt.training.families import choose_architecture
     from learnt.training.lifecycle import make_loop_settings
     from learnt.training.prepare import prepare as prepare_data
 
-    settings = make_settings(label=label, epochs=epochs, patience=None)
+    settings = make_settings(label=label, epochs=epochs, patience=0)
     with tempfile.TemporaryDirectory() as run_dir:
         labelled, split, prepared = prepare_data(data, settings, Path(run_dir))
-    config = choose_architecture(None, prepared.data_kind, **prepared.sizes)
+    config = choose_architecture(None, prepared.data_kind, prepared.sizes)
     loop_settings = make_loop_settings(settings, labelled.task, len(split.train))
     return Prepared(name, config, loop_settings, prepared.train, prepared.validation)
 
 
 def fresh_model(config: MLPConfig, seed: int) -> nn.Module:
-    """The network both sides train: seeded, then built (as `learnt.parameters.initialise`)."""
+    """The network both sides train: seeded, then built (as `learnt.training.init.initialise`)."""
     import torch
 
     from learnt.training.families.mlp import TabularMLP
@@ -100,10 +101,11 @@ def fresh_model(config: MLPConfig, seed: int) -> nn.Module:
 
 
 def run_learnt(prepared: Prepared) -> Timing:
-    """`learnt.loop.fit` with the hooks `learnt train --quiet` installs, plus an epoch clock."""
+    """`learnt.training.loop.fit` with the hooks `learnt train --quiet` installs, plus an epoch clock."""
     from learnt.console import set_quiet
-    from learnt.training.loop import HookList, Hooks, fit, planned_steps
-    from learnt.training.hooks import MetricsLog, ProgressBar
+    from learnt.training.hooks import HookList, Hooks, MetricsLog, ProgressBar
+    from learnt.training.loop import fit, planned_steps
+    from learnt.training.state import LoopState
 
     class EpochClock(Hooks):
         def on_fit_start(self, state: TrainState) -> None:
@@ -125,7 +127,8 @@ def run_learnt(prepared: Prepared) -> Timing:
                 clock,
             ]
         )
-        state = fit(model, prepared.train, prepared.validation, settings, hooks)
+        loop = LoopState.start(model, settings, len(prepared.train))
+        state = fit(loop, prepared.train, prepared.validation, hooks)
     seconds = [b - a for a, b in itertools.pairwise(clock.marks)]
     return Timing(seconds, float(state.val_loss or math.nan))
 
@@ -183,6 +186,7 @@ def run_plain(prepared: Prepared) -> Timing:
         optimizer, lambda step: warmup_cosine(step, warmup, total)
     )
     generator = torch.Generator().manual_seed(settings.seed)
+    torch.manual_seed(settings.seed + 2)  # dropout: the stream learnt's loop draws it from
     marks, val_loss = [time.perf_counter()], math.nan
     for _ in range(epochs):
         model.train()

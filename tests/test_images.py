@@ -58,10 +58,10 @@ def test_predict_on_a_folder_files_and_a_table(
 def test_onnx_and_torch_runtimes_agree_on_images(
     image_program: learnt.Program, digit_folder: Path
 ) -> None:
-    inputs = read_inputs(image_program, [digit_folder / "5"])
-    onnx = predict_table(image_program, inputs, "onnx")
     from learnt.training.torch_runtime import torch_runner
 
+    inputs = read_inputs(image_program, [digit_folder / "5"])
+    onnx = predict_table(image_program, inputs)
     torch_runtime = predict_table(image_program, inputs, torch_runner)
     for name in onnx:
         if name.startswith("proba_"):

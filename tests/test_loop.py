@@ -80,9 +80,8 @@ def test_fit_matches_a_plain_pytorch_loop_step_for_step() -> None:
         ),
     )
     generator = torch.Generator().manual_seed(0)  # batch order: the seed
-    torch.manual_seed(
-        0 + 2
-    )  # dropout draws from the default generator, which fit seeds with seed + 2
+    # dropout draws from torch's default generator, which `fit` sets to the dropout stream: seed + 2
+    torch.manual_seed(0 + 2)
     numeric, categorical = train.inputs
     taken = 0
     while taken < steps:

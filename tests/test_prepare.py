@@ -50,7 +50,7 @@ def test_a_text_programs_tokenizer_is_reused(
 ) -> None:
     fitted = Fitted.from_program(text_program)
     _, split, prepared = prepare(sms_file, make_settings(), tmp_path, fitted)
-    tokens, mask = (x.numpy() for x in prepared.train.inputs)
+    tokens = prepared.train.inputs[0].numpy()
     spec = text_program.manifest.preprocessing.text
     assert prepared.sizes["vocabulary_size"] == spec.vocabulary_size
     expected = encode(
