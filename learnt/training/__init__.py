@@ -1,14 +1,14 @@
 """The training side: everything that needs torch. Front doors import it lazily.
 
-    lifecycle.py      the eight steps wired together (`learnt train`)
-    prepare.py        steps 3–4: fit or reuse preprocessing, build the loop's tensors
-    families/         step 1: mlp, cnn, transformer — torch modules and sizing rules, one registry
-    init.py           step 2: initial parameters
-    loop.py           step 5: the training loop
-    state.py          the loop's whole state, saved and restored as safetensors + JSON
-    stopping.py       step 5: stop criteria
-    hooks.py          the loop's events; progress bar and metrics.jsonl
-    augment.py        image batches: augmentation and normalisation
-    freeze.py         step 6: write a program (ONNX export, atomic directory)
-    torch_runtime.py  prediction in torch, for `--runtime torch`
+lifecycle.py      the eight steps wired together (`learnt train`)
+prepare.py        steps 3–4: fit or reuse preprocessing, build the loop's tensors
+families/         step 1: mlp, cnn, transformer — torch modules and sizing rules, one registry
+init.py           step 2: initial parameters
+loop.py           step 5: the training loop
+state.py          the loop's whole state, saved and restored as safetensors + JSON
+stopping.py       step 5: stop criteria
+hooks.py          the loop's events; progress bar and metrics.jsonl
+augment.py        image batches: augmentation and normalisation
+freeze.py         step 6: write a program (ONNX export, atomic directory)
+torch_runtime.py  prediction in torch, for `--runtime torch`
 """
