@@ -582,13 +582,13 @@ def test_process_debug_shows_traceback(tmp_path: Path, titanic_program, bad_age_
 # --- the torch runtime on malformed weights; structured fields; --debug ---------------------------
 
 
-def replace_weights(program: Path, data: bytes) -> None:
-    """Swap in other weight bytes and re-record their sha256, as a careless tool might."""
+def replace_file(program: Path, name: str, data: bytes) -> None:
+    """Swap in other bytes for a program file and re-record their sha256, as a careless tool might."""
     import hashlib
 
-    (program / "weights.safetensors").write_bytes(data)
+    (program / name).write_bytes(data)
     digest = hashlib.sha256(data).hexdigest()
-    edit_manifest(program, lambda m: m["files"].update({"weights.safetensors": digest}))
+    edit_manifest(program, lambda m: m["files"].update({name: digest}))
 
 
 def safetensors_bytes(tensors: dict) -> bytes:
@@ -613,7 +613,7 @@ def safetensors_bytes(tensors: dict) -> bytes:
 def test_unreadable_weights_on_the_torch_runtime(
     cli: Callable[..., Outcome], tmp_path: Path, program_copy: Path, content: bytes, fragment: str
 ) -> None:
-    replace_weights(program_copy, content)
+    replace_file(program_copy, "weights.safetensors", content)
     write_copy(tmp_path / "titanic.csv")
     outcome = cli("predict", "program", "titanic.csv", "--runtime", "torch")
     assert_user_error(outcome, "program/weights.safetensors", fragment)
@@ -665,3 +665,23 @@ def test_debug_anywhere_shows_the_traceback(cli: Callable[..., Outcome], where: 
     args = ["--debug", *args] if where == "before" else [*args, "--debug"]
     with pytest.raises(ProgramError, match="no such program directory"):
         cli(*args)
+
+
+@pytest.mark.parametrize("content", [b"", b"garbage, not a graph"], ids=["empty", "garbage"])
+def test_an_unloadable_onnx_graph_is_a_program_error(
+    cli: Callable[..., Outcome], tmp_path: Path, program_copy: Path, content: bytes
+) -> None:
+    replace_file(program_copy, "model.onnx", content)
+    write_copy(tmp_path / "titanic.csv")
+    outcome = cli("predict", "program", "titanic.csv")
+    assert_user_error(outcome, "program/model.onnx", "not a loadable ONNX graph")
+
+
+def test_a_malformed_tokenizer_is_a_program_error(
+    cli: Callable[..., Outcome], tmp_path: Path, text_program
+) -> None:
+    program = Path(shutil.copytree(text_program.path, tmp_path / "program"))
+    replace_file(program, "tokenizer.json", b'{"model": "not a tokenizer"}')
+    (tmp_path / "texts.csv").write_text("text\nfree prize now\n", encoding="utf-8")
+    outcome = cli("predict", "program", "texts.csv")
+    assert_user_error(outcome, "program/tokenizer.json", "not a readable tokenizer")

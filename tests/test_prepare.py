@@ -78,3 +78,21 @@ def test_reused_classes_refuse_an_unknown_label(
     relabelled = titanic.assign(survived=titanic["survived"].replace({1: "yes"}))
     with pytest.raises(DataError, match="not one of the program's classes"):
         prepare(relabelled, make_settings(), tmp_path, Fitted.from_program(titanic_program))
+
+
+def test_fitted_preprocessing_saves_and_loads_beside_a_checkpoint(
+    text_program: learnt.Program, tmp_path: Path
+) -> None:
+    fitted = Fitted.from_program(text_program)
+    fitted.save(tmp_path / "checkpoint")
+    assert {p.name for p in (tmp_path / "checkpoint").iterdir()} == {
+        "fitted.json",
+        "tokenizer.json",
+    }
+    loaded = Fitted.load(tmp_path / "checkpoint")
+    assert (loaded.schema, loaded.preprocessing, loaded.labels) == (
+        fitted.schema,
+        fitted.preprocessing,
+        fitted.labels,
+    )
+    assert loaded.tokenizer.encode("free prize").ids == fitted.tokenizer.encode("free prize").ids

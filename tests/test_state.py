@@ -131,3 +131,50 @@ def test_a_continued_run_ends_bit_identical_to_an_uninterrupted_one(
     summary = (tmp_path / "continue.json").read_text()
     assert summary == (uninterrupted[family] / "whole.json").read_text()
     assert json.loads(summary)["best_epoch"] > 2  # the best parameters came after the stop
+
+
+def small_loop(max_epochs: int = 2) -> tuple[object, object, object]:
+    from learnt.training.families.mlp import size_mlp
+    from learnt.training.init import initialise
+    from learnt.training.loop import LoopData, LoopSettings
+    from learnt.training.state import LoopState
+    from learnt.training.stopping import StopCriteria
+
+    generator = torch.Generator().manual_seed(0)
+    inputs = (torch.randn(64, 4, generator=generator), torch.zeros(64, 0, dtype=torch.int64))
+    data = LoopData(inputs, torch.randint(0, 2, (64,), generator=generator))
+    settings = LoopSettings(
+        "classification", 16, 1e-3, 0.0, 1.0, 0, StopCriteria(max_epochs=max_epochs)
+    )
+    return (
+        LoopState.start(initialise(size_mlp(64, 4, [], 2), 0), settings, len(data)),
+        data,
+        settings,
+    )
+
+
+def test_a_saved_state_is_json_and_safetensors_only(tmp_path: Path) -> None:
+    from learnt.training.loop import fit
+
+    loop, data, _ = small_loop()
+    fit(loop, data, data)
+    loop.save(tmp_path)
+    saved = json.loads((tmp_path / "state.json").read_text())
+    assert saved["train_state"]["epoch"] == 2 and saved["train_state"]["step"] == 8
+    assert saved["scheduler"]["last_epoch"] == 8
+    tensors = load_file(tmp_path / "state.safetensors")
+    assert {k.split("/")[0] for k in tensors} == {"model", "best", "optimizer", "generator"}
+
+
+def test_a_state_refuses_other_settings_and_a_torn_pair(tmp_path: Path) -> None:
+    from learnt.errors import UsageError
+
+    loop, _, _ = small_loop()
+    loop.save(tmp_path)
+    other, _, _ = small_loop(max_epochs=3)
+    with pytest.raises(UsageError, match="other settings or data"):
+        other.load(tmp_path)
+    again, _, _ = small_loop()
+    (tmp_path / "state.safetensors").write_bytes(b"torn")
+    with pytest.raises(UsageError, match="does not match"):
+        again.load(tmp_path)

@@ -20,7 +20,7 @@ import numpy as np
 
 from learnt.data.encode import Encoded, check_columns, encode
 from learnt.data.tables import FORMATS, Table, read_table
-from learnt.errors import DataError
+from learnt.errors import DataError, ProgramError
 
 if TYPE_CHECKING:
     from learnt.runtime.program import Program
@@ -155,12 +155,23 @@ def onnx_runner(program: Program) -> Run:
 
 
 def onnx_session(program: Program) -> Any:
+    """An ONNX Runtime session for the program's graph; an unloadable graph is a `ProgramError`."""
     import onnxruntime
 
     from learnt.runtime.format import ONNX
 
+    path = program.path / ONNX
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
-    return onnxruntime.InferenceSession(
-        str(program.path / ONNX), options, providers=["CPUExecutionProvider"]
-    )
+    try:
+        return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as error:  # onnxruntime raises its own exception types for a bad graph
+        raise ProgramError(
+            f"{path}: not a loadable ONNX graph ({first_line(error)}); restore it or retrain",
+            file=path,
+        ) from error
+
+
+def first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0][:300] if text else type(error).__name__

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import ValidationError
 
-from learnt.errors import ProgramError
+from learnt.errors import LearntError, ProgramError
 from learnt.runtime.format import (
     FORMAT_VERSION,
     MANIFEST,
@@ -71,7 +71,21 @@ class Program:
         text = self.manifest.preprocessing.text
         if text is None:
             raise ProgramError(f"{self.path}: not a text program; it has no tokenizer")
-        return self.cached("tokenizer", lambda: load_tokenizer(self.path / text.tokenizer))
+        path = self.path / text.tokenizer
+
+        def load() -> Any:
+            try:
+                return load_tokenizer(path)
+            except Exception as error:  # tokenizers raises a bare Exception for a bad file
+                if isinstance(error, LearntError):
+                    raise
+                raise ProgramError(
+                    f"{path}: not a readable tokenizer ({str(error).strip()[:300]}); restore it "
+                    "or retrain",
+                    file=path,
+                ) from error
+
+        return self.cached("tokenizer", load)
 
     def __repr__(self) -> str:
         return f"Program({str(self.path)!r}, task={self.manifest.task!r})"

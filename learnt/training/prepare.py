@@ -13,6 +13,7 @@ length and trimmed per batch).
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -49,6 +50,8 @@ if TYPE_CHECKING:
 
     from learnt.runtime.program import Program
 
+FITTED_JSON = "fitted.json"
+
 
 @dataclass
 class Fitted:
@@ -74,6 +77,36 @@ class Fitted:
         """The program files beside the manifest that preprocessing needs (the tokenizer)."""
         if self.tokenizer is not None:
             self.tokenizer.save(str(directory / TOKENIZER_FILE))
+
+    def save(self, directory: Path) -> None:
+        """`fitted.json` (and `tokenizer.json`) in `directory`, e.g. beside a checkpoint."""
+        directory.mkdir(parents=True, exist_ok=True)
+        self.write_files(directory)
+        data = {
+            "schema": self.schema.model_dump(mode="json"),
+            "preprocessing": self.preprocessing.model_dump(mode="json"),
+            "labels": self.labels.model_dump(mode="json"),
+        }
+        partial = directory / f".{FITTED_JSON}.partial"
+        partial.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+        partial.replace(directory / FITTED_JSON)
+
+    @classmethod
+    def load(cls, directory: Path) -> Fitted:
+        """What `save(directory)` wrote, validated as a program's manifest is."""
+        from learnt.data.text import load_tokenizer
+
+        data = json.loads((directory / FITTED_JSON).read_text(encoding="utf-8"))
+        preprocessing = Preprocessing.model_validate(data["preprocessing"])
+        tokenizer = None
+        if preprocessing.text is not None:
+            tokenizer = load_tokenizer(directory / preprocessing.text.tokenizer)
+        return cls(
+            Schema.model_validate(data["schema"]),
+            preprocessing,
+            LabelEncoding.model_validate(data["labels"]),
+            tokenizer,
+        )
 
 
 def prepare(

@@ -19,7 +19,7 @@ from torch import nn
 from learnt.data.encode import Encoded
 from learnt.errors import ProgramError
 from learnt.runtime.format import WEIGHTS
-from learnt.runtime.predict import Run
+from learnt.runtime.predict import Run, first_line
 from learnt.runtime.program import Program
 from learnt.training.families import build
 
@@ -54,7 +54,3 @@ def load_program_weights(program: Program) -> nn.Module:
             file=path,
         ) from error
     return model.eval()
-
-
-def first_line(error: BaseException) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
