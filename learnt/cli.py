@@ -2,6 +2,7 @@
 
     learnt train DATA --label COL      learnt evaluate PROGRAM DATA
     learnt predict PROGRAM DATA        learnt inspect PROGRAM        learnt quickstart
+    learnt backbones [add NAME]
 
 Only typer is imported at start-up; each command imports what it needs, so `learnt --help` is
 instant and `learnt predict` (ONNX runtime) never imports torch or pandas. The flags of `learnt
@@ -278,6 +279,64 @@ def quickstart(
     from learnt.quickstart import run_quickstart
 
     run_quickstart(kind)
+
+
+backbones_app = typer.Typer(
+    help="Pretrained backbones shipped in packages: list them, or install one.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+app.add_typer(backbones_app, name="backbones")
+
+
+@backbones_app.callback()
+def backbones(context: typer.Context, json_output: Json = False) -> None:
+    """List the pretrained backbones: installed or not, sizes, licences, inputs, how to install."""
+    if context.invoked_subcommand is not None:
+        return
+    from learnt.backbones import BACKBONES
+
+    rows = [
+        {
+            "name": b.name,
+            "data": b.data_kind,
+            "installed": b.installed(),
+            "package": f"{b.package}=={b.version}",
+            "megabytes": b.megabytes,
+            "parameters": b.parameters,
+            "licence": b.licence,
+            "inputs": b.inputs,
+            "install": b.install_command(),
+        }
+        for b in BACKBONES.values()
+    ]
+    if json_output:
+        print_json(rows)
+        return
+    from learnt.console import escape
+
+    say("[bold]pretrained backbones[/] (`--init auto` uses one when it is installed)")
+    for row in rows:
+        state = "installed" if row["installed"] else f"not installed — {row['install']}"
+        say(f"  [bold]{row['name']:<19}[/] {row['data']:<7} {escape(state)}")
+        say(
+            f"  {'':<19} {row['package']}, {row['megabytes']:g} MB, {row['parameters']} parameters + a head"
+        )
+        say(f"  {'':<19} licence: {escape(row['licence'])}")
+        say(f"  {'':<19} inputs: {escape(row['inputs'])}")
+
+
+@backbones_app.command("add")
+def add_backbone(
+    name: Annotated[
+        str, typer.Argument(help="A backbone's name, e.g. minilm.", show_default=False)
+    ],
+) -> None:
+    """Install a backbone's package into this Python, pinned (with --no-deps where it must be)."""
+    from learnt.backbones import add, backbone
+
+    add(name)
+    say(f"installed the {backbone(name).name} backbone; `learnt train` uses it by default")
 
 
 def runner(runtime: Runtime) -> Any:

@@ -61,6 +61,14 @@ class TrainSettings:
             "sized by data",
         ),
     ] = None
+    init: Annotated[
+        str,
+        Flag(
+            "Initial parameters: auto (a pretrained backbone for images and text when installed, "
+            "else random), random, a backbone by name (see `learnt backbones`), or the directory "
+            "of an earlier program to continue from."
+        ),
+    ] = "auto"
     seed: Annotated[int, Flag("Seed for the split, initial parameters and every random draw.")] = 0
     test_size: Annotated[float, Flag("Fraction held out for the final test.", ge=0.0, lt=1.0)] = 0.2
     val_size: Annotated[

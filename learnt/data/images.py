@@ -128,6 +128,19 @@ def resolve_paths(column: np.ndarray, base: Path) -> list[str]:
 
 def survey(paths: Sequence[str], seed: int = 0) -> tuple[int, Literal[1, 3]]:
     """Input size (median shorter side, within MIN_SIZE–MAX_SIZE) and channels, from a sample."""
+    sides, grey = sample_images(paths, seed)
+    size = int(np.clip(np.median(sides), MIN_SIZE, MAX_SIZE)) if sides else MAX_SIZE
+    return size, 1 if grey else 3
+
+
+def surveyed_size(paths: Sequence[str], seed: int = 0) -> int:
+    """The median shorter side of a sample of the images (unclipped; 0 when none is readable)."""
+    sides, _ = sample_images(paths, seed)
+    return int(np.median(sides)) if sides else 0
+
+
+def sample_images(paths: Sequence[str], seed: int) -> tuple[list[int], bool]:
+    """(shorter sides, whether all are grayscale) of up to SURVEY_SAMPLE images."""
     require("PIL", "images")
     from PIL import Image
 
@@ -143,8 +156,7 @@ def survey(paths: Sequence[str], seed: int = 0) -> tuple[int, Literal[1, 3]]:
                     grey = grey and image.mode in GRAYSCALE_MODES
         except Exception:  # bad files are reported when decoding
             continue
-    size = int(np.clip(np.median(sides), MIN_SIZE, MAX_SIZE)) if sides else MAX_SIZE
-    return size, 1 if grey else 3
+    return sides, grey
 
 
 def decode_image(path: str, size: int, channels: int) -> np.ndarray:

@@ -276,16 +276,92 @@ class TransformerConfig(Model):
         )
 
 
-Architecture = Annotated[MLPConfig | CNNConfig | TransformerConfig, Field(discriminator="family")]
+# EfficientNet-Lite0's stages: (repeats, kernel, stride, expansion, output channels).
+EFFICIENTNET_LITE0_STAGES = (
+    (1, 3, 1, 1, 16),
+    (2, 3, 2, 6, 24),
+    (2, 5, 2, 6, 40),
+    (3, 3, 2, 6, 80),
+    (3, 5, 1, 6, 112),
+    (4, 5, 2, 6, 192),
+    (1, 3, 1, 6, 320),
+)
+
+
+class EfficientNetConfig(Model):
+    """Images, from a pretrained backbone: EfficientNet-Lite0 (MBConv stages, ReLU6, no SE)."""
+
+    family: Literal["efficientnet"] = "efficientnet"
+    variant: Literal["lite0"] = "lite0"
+    size: Annotated[int, Field(ge=32, le=1024)]  # input side; the padding is fixed for it
+    dropout: Dropout = 0.2
+    n_outputs: Outputs
+
+    def describe(self) -> str:
+        return f"efficientnet-{self.variant} ({self.size}px, 16 MBConv blocks, 1280 features)"
+
+    def shape(self) -> str:
+        stages = "-".join(str(s[-1]) for s in EFFICIENTNET_LITE0_STAGES)
+        return (
+            f"efficientnet-{self.variant}: 3×{self.size}×{self.size} image → stem 32 channels → "
+            f"16 MBConv blocks in 7 stages ({stages} channels) → 1×1 conv 1280 → pooled → "
+            f"{self.n_outputs} outputs, dropout {self.dropout:g}"
+        )
+
+
+class BertConfig(Model):
+    """Text, from a pretrained backbone: a BERT encoder (MiniLM-L6 by default), mean-pooled."""
+
+    family: Literal["bert"] = "bert"
+    vocabulary_size: Annotated[int, Field(ge=1, le=1_000_000)] = 30522
+    positions: Annotated[int, Field(ge=1, le=65536)] = 512  # rows of the position table
+    width: Width = 384
+    depth: Depth = 6
+    heads: Annotated[int, Field(ge=1, le=256)] = 12
+    feed_forward: Width = 1536
+    layer_norm_eps: float = 1e-12
+    dropout: Dropout = 0.1
+    n_outputs: Outputs
+
+    def describe(self) -> str:
+        return f"bert {self.depth}×{self.width} ({self.heads} heads, pretrained encoder)"
+
+    def shape(self) -> str:
+        return (
+            f"bert {self.depth}×{self.width}: {self.heads} heads, feed-forward {self.feed_forward}, "
+            f"vocabulary {self.vocabulary_size:,}, {self.positions} positions → mean-pooled → "
+            f"{self.n_outputs} outputs, dropout {self.dropout:g}"
+        )
+
+
+Architecture = Annotated[
+    MLPConfig | CNNConfig | TransformerConfig | EfficientNetConfig | BertConfig,
+    Field(discriminator="family"),
+]
 
 
 # --- the manifest -------------------------------------------------------------------------------
 
 
+class InitSource(Model):
+    """Where the initial parameters came from, beyond a seed."""
+
+    kind: Literal["random", "backbone", "program"]
+    name: str | None = None  # a backbone's name
+    package: str | None = None  # the package that shipped it, as name==version
+    path: str | None = None  # an earlier program
+    manifest_sha256: str | None = None  # of that program's program.json
+    copied: int = 0  # tensors taken from the source
+    recreated: list[str] = []  # layers made afresh (a new head), with why in `note`
+    note: str = ""
+    phases: list[str] = []  # fine-tuning phases that ran: "head", "whole"
+
+
 class Training(Model):
     """How the program was made: enough to reproduce it on the same machine and versions."""
 
-    init: str
+    init: str  # "random", "backbone efficientnet-lite0", "program runs/old/program"
+    init_source: InitSource | None = None  # added in 0.2; absent in programs of 0.1.0
     seed: int
     epochs: int
     steps: int

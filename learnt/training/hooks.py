@@ -116,14 +116,19 @@ def epoch_metrics(state: TrainState) -> str:
 
 
 class MetricsLog(Hooks):
-    """Appends one JSON line per epoch to `metrics.jsonl` in the run directory."""
+    """Appends one JSON line per epoch to `metrics.jsonl` in the run directory.
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.write_text("", encoding="utf-8")
+    A run in phases (a backbone's head, then the whole network) names the phase in each line.
+    """
+
+    def __init__(self, path: Path, phase: str | None = None, append: bool = False) -> None:
+        self.path, self.phase = path, phase
+        if not append:
+            path.write_text("", encoding="utf-8")
 
     def on_epoch_end(self, state: TrainState) -> None:
         record = {
+            **({"phase": self.phase} if self.phase else {}),
             "epoch": state.epoch,
             "step": state.step,
             "train_loss": state.train_loss,

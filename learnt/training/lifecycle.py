@@ -27,7 +27,7 @@ from learnt.console import say, step
 from learnt.data.split import Split
 from learnt.kinds import DataKind, Task
 from learnt.runtime.evaluate import evaluate_table, summary
-from learnt.runtime.format import FORMAT_VERSION, Manifest, Training
+from learnt.runtime.format import FORMAT_VERSION, Architecture, Manifest, Training
 from learnt.runtime.program import Program
 from learnt.settings import (
     TrainSettings,
@@ -37,11 +37,12 @@ from learnt.settings import (
     write_settings,
 )
 from learnt.training.families import choose_architecture, count_parameters, describe
+from learnt.training.finetune import describe_phases, fine_tune
 from learnt.training.freeze import check_output, export_onnx, staging, write_manifest, write_weights
 from learnt.training.hooks import HookList, Hooks, MetricsLog, ProgressBar
-from learnt.training.init import initialise
+from learnt.training.init import InitPlan, initial_network
 from learnt.training.loop import LoopSettings, fit, planned_steps
-from learnt.training.prepare import Labelled, prepare
+from learnt.training.prepare import Labelled, Prepared, prepare
 from learnt.training.state import LoopState, TrainState
 from learnt.training.stopping import EXPLANATIONS, StopCriteria
 
@@ -107,33 +108,51 @@ def run(
     labelled, split, prepared = prepare(data, settings, run_dir)
 
     # 1. architecture, 2. initial parameters
-    config = choose_architecture(settings.arch, prepared.data_kind, prepared.sizes)
-    model = initialise(config, settings.seed)
+    init = prepared.init
+    assert init is not None
+    config = architecture_for(settings, prepared, init)
+    model = initial_network(config, init, settings.seed)
     say(
         step(
             "architecture",
-            f"{describe(config, count_parameters(model))} (sized for {len(split.train)} rows; --arch to override)",
+            f"{describe(config, count_parameters(model))} ({sized_by(init, len(split.train))})",
         )
     )
-    say(step("init", f"random (seed {settings.seed})"))
+    say(step("init", init.describe(settings.seed)))
 
     # 5. the loop
     loop_settings = make_loop_settings(
         settings, labelled.task, len(split.train), prepared.data_kind
     )
     say(step("loop", describe_loop(loop_settings)))
+    if init.backbone is not None:
+        say(step("", describe_phases(loop_settings)))
     write_settings(settings, run_dir)  # the plan is whole: bad input or flags have left nothing
-    total_steps = planned_steps(len(split.train), loop_settings)
-    watchers = HookList(
-        [
-            ProgressBar(total_steps, loop_settings.criteria.max_epochs),
-            MetricsLog(run_dir / "metrics.jsonl"),
-            *hooks,
-        ]
-    )
+
+    def hooks_for(phase: str | None, phase_settings: LoopSettings, rows: int) -> Hooks:
+        return HookList(
+            [
+                ProgressBar(
+                    planned_steps(rows, phase_settings), phase_settings.criteria.max_epochs
+                ),
+                MetricsLog(run_dir / "metrics.jsonl", phase, append=phase == "whole"),
+                *hooks,
+            ]
+        )
+
     model = model.to(memory_format=prepared.memory_format)
-    loop = LoopState.start(model, loop_settings, len(split.train))
-    state = fit(loop, prepared.train, prepared.validation, watchers)
+    if init.backbone is not None:
+        phases = fine_tune(model, prepared.train, prepared.validation, loop_settings, hooks_for)
+        init.source.phases = phases.names
+        state = phases.combined()
+    else:
+        loop = LoopState.start(model, loop_settings, len(split.train))
+        state = fit(
+            loop,
+            prepared.train,
+            prepared.validation,
+            hooks_for(None, loop_settings, len(split.train)),
+        )
     model = model.to(memory_format=torch.contiguous_format)
     reason = state.stop_reason or "max_epochs"
     say(
@@ -153,7 +172,7 @@ def run(
         labels=fitted.labels,
         architecture=config,
         model_inputs=list(prepared.sample.arrays),
-        training=provenance(settings, state, split, data, labelled),
+        training=provenance(settings, state, split, data, labelled, init),
     )
     with staging(program_dir, settings.force) as stage:
         write_weights(model, stage)
@@ -173,6 +192,24 @@ def run(
         example = "new_photos/" if prepared.data_kind == "images" else "new.csv"
         say(step("next", f"learnt predict {program_dir} {example} --out predictions.csv"))
     return TrainResult(program, state, run_dir, split)
+
+
+def architecture_for(settings: TrainSettings, prepared: Prepared, init: InitPlan) -> Architecture:
+    """The data's family sized by its rule, the backbone's network, or the earlier program's
+    architecture with a head for these labels."""
+    if init.program is not None:
+        source = init.program.manifest.architecture
+        return source.model_copy(update={"n_outputs": prepared.sizes["n_outputs"]})
+    backbone = init.backbone.name if init.backbone is not None else None
+    return choose_architecture(settings.arch, prepared.data_kind, prepared.sizes, backbone)
+
+
+def sized_by(init: InitPlan, rows: int) -> str:
+    if init.backbone is not None:
+        return f"the {init.backbone.name} backbone's, with a head for the task"
+    if init.program is not None:
+        return "the earlier program's"
+    return f"sized for {rows} rows; --arch to override"
 
 
 def run_name(data: str | Path | pd.DataFrame) -> str:
@@ -233,12 +270,18 @@ def next_run_dir(root: Path, name: str) -> Path:
 
 
 def provenance(
-    settings: TrainSettings, state: TrainState, split: Split, data: Any, labelled: Labelled
+    settings: TrainSettings,
+    state: TrainState,
+    split: Split,
+    data: Any,
+    labelled: Labelled,
+    init: InitPlan,
 ) -> Training:
     import onnxruntime
 
     return Training(
-        init="random",
+        init=init.provenance(),
+        init_source=init.source,
         seed=settings.seed,
         epochs=state.epoch,
         steps=state.step,

@@ -41,14 +41,22 @@ from learnt.data.split import Split, split_rows
 from learnt.data.tables import Table, dataframe_to_table, read_dataframe
 from learnt.errors import DataError, UsageError, closest
 from learnt.kinds import DataKind, Task
-from learnt.runtime.format import TOKENIZER_FILE, LabelEncoding, Preprocessing, Schema
+from learnt.runtime.format import (
+    TOKENIZER_FILE,
+    ImageInput,
+    LabelEncoding,
+    Preprocessing,
+    Schema,
+)
 from learnt.settings import TrainSettings
 from learnt.training.loop import LoopData
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from learnt.backbones import Backbone
     from learnt.runtime.program import Program
+    from learnt.training.init import InitPlan
 
 FITTED_JSON = "fitted.json"
 
@@ -115,15 +123,25 @@ def prepare(
     run_dir: Path,
     fitted: Fitted | None = None,
 ) -> tuple[Labelled, Split, Prepared]:
-    """Steps 3 and 4: the labelled rows, their split, and the loop's tensors.
+    """Steps 3 and 4 (with step 2's choice, which the kind of data decides): the labelled rows,
+    their split, and the loop's tensors.
 
-    Preprocessing is fitted on the training rows, or — given `fitted` (from an earlier program or
-    a checkpoint) — reused as it is. `run_dir` holds the image store when images are too many to
-    keep in memory.
+    Preprocessing is fitted on the training rows; or reused as it is — given `fitted` (from a
+    checkpoint) or `--init PROGRAM`; or a pretrained backbone's own (input size and normalisation,
+    its tokenizer). `run_dir` holds the image store when images are too many to keep in memory.
     """
+    from learnt.training.init import choose_init, source_program
+
+    program = source_program(settings.init)
+    if program is not None and fitted is None:
+        fitted = Fitted.from_program(program)
     labelled = read_labelled(data, settings, fitted)
+    expected_train_rows = int(
+        len(labelled.targets) * (1 - settings.test_size) * (1 - settings.val_size)
+    )
+    init = choose_init(settings, labelled.data_kind, expected_train_rows, program)
     if labelled.image_column is not None:
-        labelled = decode_images(labelled, settings, run_dir, fitted)
+        labelled = decode_images(labelled, settings, run_dir, fitted, init.backbone)
 
     # 4. keep data for testing
     classes = labelled.targets if labelled.task == "classification" else None
@@ -149,7 +167,8 @@ def prepare(
         if labelled.text_column
         else prepare_table
     )
-    prepared = fit(labelled, split, settings, fitted)
+    prepared = fit(labelled, split, settings, fitted, init.backbone)
+    prepared.init = init
     reused = " (reused from the program)" if fitted else ""
     say(step("schema", prepared.fitted.schema.describe() + reused))
     return labelled, split, prepared
@@ -169,6 +188,11 @@ class Labelled:
     text_column: str | None = None
     pixels: np.ndarray | None = None  # uint8 [rows, C, S, S], once decoded
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why)
+    reused_labels: LabelEncoding | None = None  # a reused program's, when they fit these labels
+
+    @property
+    def data_kind(self) -> DataKind:
+        return "images" if self.image_column else "text" if self.text_column else "table"
 
     def take(self, rows: np.ndarray) -> Labelled:
         pixels = None if self.pixels is None else self.pixels[rows]
@@ -191,6 +215,7 @@ class Prepared:
     sample: Encoded  # a few encoded rows, to export and check the ONNX graph
     sizes: dict[str, Any]  # what the architecture's sizing rule reads
     memory_format: torch.memory_format = torch.contiguous_format
+    init: InitPlan | None = None  # step 2's choice, made once the kind of data was known
 
     @property
     def data_kind(self) -> DataKind:
@@ -243,9 +268,9 @@ def read_labelled(
             file=source,
             column=label,
         )
-    task = fitted.labels.task if fitted else settings.task or infer_task(frame[label])
-    encoding = fitted.labels if fitted else None
-    targets, table, frame = labelled_rows(table, frame, label, task, encoding)
+    reused = fitted.labels if fitted and labels_fit(fitted.labels, frame[label], settings) else None
+    task = reused.task if reused else settings.task or infer_task(frame[label])
+    targets, table, frame = labelled_rows(table, frame, label, task, reused)
     if image_column:
         what = f"images: {len(frame)} labelled images in column '{image_column}'"
     elif text_column:
@@ -253,7 +278,22 @@ def read_labelled(
     else:
         what = f"table: {len(frame)} labelled rows, {len(frame.columns) - 1} columns"
     say(step("data", f"{source} — {what}; label '{label}' → {task}"))
-    return Labelled(table, frame, targets, label, task, source, image_column, text_column)
+    return Labelled(
+        table, frame, targets, label, task, source, image_column, text_column, reused_labels=reused
+    )
+
+
+def labels_fit(labels: LabelEncoding, column: pd.Series, settings: TrainSettings) -> bool:
+    """Whether a reused program's label encoding covers this label column (then its head stays)."""
+    from learnt.data.encode import canonical_strings
+
+    if settings.task not in (None, labels.task):
+        return False
+    if labels.task == "regression":
+        return infer_task(column) == "regression"
+    known = set(canonical_strings(np.array(labels.classes, dtype=object)).tolist())
+    present = set(canonical_strings(column.to_numpy(dtype=object)).tolist()) - {None}
+    return present <= known
 
 
 def input_column(fitted: Fitted, frame: pd.DataFrame, source: str) -> tuple[str | None, str | None]:
@@ -286,18 +326,27 @@ def require_label(label: str | None, frame: pd.DataFrame, source: str) -> str:
 
 
 def decode_images(
-    labelled: Labelled, settings: TrainSettings, run_dir: Path, fitted: Fitted | None = None
+    labelled: Labelled,
+    settings: TrainSettings,
+    run_dir: Path,
+    fitted: Fitted | None = None,
+    backbone: Backbone | None = None,
 ) -> Labelled:
     """Decode every image once into a uint8 store; with --skip-bad, leave unreadable files out.
 
-    The size and channels are surveyed from the images, or a reused program's.
+    The size and channels are surveyed from the images — or a reused program's, or, for a
+    backbone, RGB at the median shorter side within 64–224 px.
     """
-    from learnt.data.images import decode_all, resolve_paths, survey
+    from learnt.data.images import decode_all, resolve_paths, survey, surveyed_size
 
     paths = resolve_paths(labelled.table.columns[labelled.image_column], labelled.table.base)
     spec = fitted.preprocessing.image if fitted else None
     if spec is not None:
         size, channels = spec.size, spec.channels
+    elif backbone is not None:
+        from learnt.training.families.efficientnet import input_size
+
+        size, channels = settings.image_size or input_size(surveyed_size(paths, settings.seed)), 3
     else:
         size, channels = survey(paths, settings.seed)
         size = settings.image_size or size
@@ -351,7 +400,11 @@ def decoding_progress(total: int) -> Iterator[Callable[[int], None]]:
 
 
 def prepare_table(
-    labelled: Labelled, split: Split, settings: TrainSettings, fitted: Fitted | None
+    labelled: Labelled,
+    split: Split,
+    settings: TrainSettings,
+    fitted: Fitted | None,
+    backbone: Backbone | None = None,
 ) -> Prepared:
     """Schema, preprocessing and tensors for a table (the MLP family)."""
     if fitted is None:
@@ -364,6 +417,8 @@ def prepare_table(
         )
         preprocessing = fit_preprocessing(labelled.table.take(split.train), schema)
         fitted = Fitted(schema, preprocessing, fit_labels_on_train(labelled, split))
+    else:
+        fitted = own_labels(fitted, labelled, split)
     preprocessing = fitted.preprocessing
     targets = standardised_targets(labelled, fitted.labels)
     encoded = encode(labelled.table, preprocessing)
@@ -383,9 +438,14 @@ def prepare_table(
 
 
 def prepare_images(
-    labelled: Labelled, split: Split, settings: TrainSettings, fitted: Fitted | None
+    labelled: Labelled,
+    split: Split,
+    settings: TrainSettings,
+    fitted: Fitted | None,
+    backbone: Backbone | None = None,
 ) -> Prepared:
-    """Schema, per-channel statistics and the shared uint8 store for images (the CNN family)."""
+    """Schema, per-channel statistics (or a backbone's normalisation) and the shared uint8 store
+    for images."""
     from learnt.data.images import fit_image_input, normalise
     from learnt.training.augment import ImageBatches
 
@@ -395,8 +455,17 @@ def prepare_images(
         schema = single_input_schema(
             labelled.frame, labelled.label, labelled.task, labelled.image_column, "image"
         )
-        spec = fit_image_input(labelled.image_column, labelled.pixels[split.train], size, channels)
+        if backbone is not None:  # the backbone's own: x/255 scaled to [-1, 1]
+            spec = ImageInput(
+                column=labelled.image_column, size=size, channels=3, mean=[0.5] * 3, std=[0.5] * 3
+            )
+        else:
+            spec = fit_image_input(
+                labelled.image_column, labelled.pixels[split.train], size, channels
+            )
         fitted = Fitted(schema, Preprocessing(image=spec), fit_labels_on_train(labelled, split))
+    else:
+        fitted = own_labels(fitted, labelled, split)
     spec = fitted.preprocessing.image
     assert spec is not None
     targets = torch.from_numpy(standardised_targets(labelled, fitted.labels))
@@ -424,10 +493,20 @@ def prepare_images(
 
 
 def prepare_text(
-    labelled: Labelled, split: Split, settings: TrainSettings, fitted: Fitted | None
+    labelled: Labelled,
+    split: Split,
+    settings: TrainSettings,
+    fitted: Fitted | None,
+    backbone: Backbone | None = None,
 ) -> Prepared:
-    """Schema, a tokenizer fitted on the training texts, and padded token tensors (the Transformer)."""
-    from learnt.data.text import fit_text_input, fit_tokenizer, texts, tokenize
+    """Schema, a tokenizer fitted on the training texts (or a backbone's), and padded token tensors."""
+    from learnt.data.text import (
+        fit_text_input,
+        fit_tokenizer,
+        load_tokenizer,
+        texts,
+        tokenize,
+    )
 
     assert labelled.text_column is not None
     column = labelled.table.columns[labelled.text_column]
@@ -436,16 +515,25 @@ def prepare_text(
             labelled.frame, labelled.label, labelled.task, labelled.text_column, "text"
         )
         training_texts = texts(column[split.train])
-        tokenizer = fit_tokenizer(training_texts)
+        if backbone is not None:
+            tokenizer = load_tokenizer(backbone.folder() / TOKENIZER_FILE)
+            origin = f"{backbone.name}'s own WordPiece, {tokenizer.get_vocab_size():,} tokens"
+        else:
+            tokenizer = fit_tokenizer(training_texts)
+            origin = (
+                f"WordPiece, {tokenizer.get_vocab_size()} tokens learnt from the training texts"
+            )
         spec = fit_text_input(labelled.text_column, tokenizer, training_texts)
         labels = fit_labels_on_train(labelled, split)
         fitted = Fitted(schema, Preprocessing(text=spec), labels, tokenizer)
         say(
             step(
                 "tokenizer",
-                f"WordPiece, {spec.vocabulary_size} tokens learnt from the training texts; at most {spec.max_length} tokens per text ({spec.truncated_fraction:.1%} of training texts truncated)",
+                f"{origin}; at most {spec.max_length} tokens per text ({spec.truncated_fraction:.1%} of training texts truncated)",
             )
         )
+    else:
+        fitted = own_labels(fitted, labelled, split)
     spec = fitted.preprocessing.text
     assert spec is not None
     tokens, mask = tokenize(fitted.tokenizer, column, spec)  # [N, T] padded once; batches trimmed
@@ -482,6 +570,14 @@ def trim_padding(
     tokens, mask = inputs
     width = int(mask.sum(1).max())
     return tokens[:, :width], mask[:, :width]
+
+
+def own_labels(fitted: Fitted, labelled: Labelled, split: Split) -> Fitted:
+    """A reused program's preprocessing keeps its labels only when they fit these rows (then its
+    head stays); otherwise labels are fitted on them and the head is made afresh."""
+    if labelled.reused_labels is not None:
+        return fitted
+    return replace(fitted, labels=fit_labels_on_train(labelled, split))
 
 
 def fit_labels_on_train(labelled: Labelled, split: Split) -> LabelEncoding:

@@ -132,12 +132,24 @@ class LoopState:
     train_rows: int  # the schedule is planned for this many training rows per epoch
 
     @classmethod
-    def start(cls, model: nn.Module, settings: LoopSettings, train_rows: int) -> LoopState:
-        """A fresh run: AdamW, warm-up + cosine schedule, seeded generators, step 0."""
+    def start(
+        cls,
+        model: nn.Module,
+        settings: LoopSettings,
+        train_rows: int,
+        parameter_groups: list[dict[str, Any]] | None = None,
+    ) -> LoopState:
+        """A fresh run: AdamW, warm-up + cosine schedule, seeded generators, step 0.
+
+        `parameter_groups` (AdamW's: params and their own lr) give layers learning rates of their
+        own; by default every parameter of `model` trains at `settings.learning_rate`.
+        """
         from learnt.training.loop import planned_steps, warmup_cosine
 
         optimizer = torch.optim.AdamW(
-            model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay
+            parameter_groups or model.parameters(),
+            lr=settings.learning_rate,
+            weight_decay=settings.weight_decay,
         )
         total_steps = planned_steps(train_rows, settings)
         scheduler = warmup_cosine(optimizer, total_steps, settings.warmup_fraction)

@@ -6,6 +6,9 @@ picks the family:
 
     tables → mlp (mlp.py)      images → cnn (cnn.py)      text → transformer (transformer.py)
 
+and a pretrained backbone brings its own: images → efficientnet (efficientnet.py, EfficientNet-Lite0),
+text → bert (bert.py, MiniLM-L6).
+
 `--arch` names a family and optionally its size: `mlp:3x256` (depth × width), `cnn:2x32`
 (stages × base width), `transformer:2x128` (depth × width). Adding a family = one module and one
 entry in `FAMILIES`.
@@ -22,7 +25,15 @@ from torch import nn
 
 from learnt.errors import UsageError
 from learnt.kinds import DataKind
-from learnt.runtime.format import Architecture, CNNConfig, MLPConfig, TransformerConfig
+from learnt.runtime.format import (
+    Architecture,
+    BertConfig,
+    CNNConfig,
+    EfficientNetConfig,
+    MLPConfig,
+    TransformerConfig,
+)
+from learnt.training.families import bert, efficientnet
 from learnt.training.families.cnn import ImageCNN, size_cnn
 from learnt.training.families.mlp import TabularMLP, size_mlp
 from learnt.training.families.transformer import TextTransformer, size_transformer
@@ -39,6 +50,9 @@ class Family:
     size: Callable[[Sizes, int | None, int | None], Any]
     module: Callable[[Any], nn.Module]
     arch_example: str
+    backbone: str | None = None  # the pretrained backbone whose weights this family reads
+    # the backbone's weights under the module's names, from the package's file
+    pretrained_weights: Callable[[Any], dict[str, Any]] | None = None
 
 
 FAMILIES: dict[str, Family] = {
@@ -68,9 +82,35 @@ FAMILIES: dict[str, Family] = {
             TextTransformer,
             "transformer:2x128 (depth × width)",
         ),
+        Family(
+            "efficientnet",
+            "images",
+            EfficientNetConfig,
+            lambda sizes, _, __: efficientnet.size_efficientnet(**sizes),
+            efficientnet.EfficientNetLite,
+            "efficientnet (sized by the backbone)",
+            backbone="efficientnet-lite0",
+            pretrained_weights=efficientnet.pretrained_weights,
+        ),
+        Family(
+            "bert",
+            "text",
+            BertConfig,
+            lambda sizes, _, __: bert.size_bert(**sizes),
+            bert.BertEncoder,
+            "bert (sized by the backbone)",
+            backbone="minilm",
+            pretrained_weights=bert.pretrained_weights,
+        ),
     )
 }
-FAMILY_FOR_DATA: dict[DataKind, Family] = {f.data_kind: f for f in FAMILIES.values()}
+# the family trained from random parameters, for each kind of data
+FAMILY_FOR_DATA: dict[DataKind, Family] = {
+    f.data_kind: f for f in FAMILIES.values() if f.backbone is None
+}
+FAMILY_FOR_BACKBONE: dict[str, Family] = {
+    f.backbone: f for f in FAMILIES.values() if f.backbone is not None
+}
 ARCH_PATTERN = re.compile(r"^(?P<family>[a-z]+)?(?::?(?P<first>\d+)x(?P<second>\d+))?$")
 
 
@@ -94,12 +134,16 @@ def parse_arch(arch: str | None, data_kind: DataKind) -> tuple[int | None, int |
     return first, second
 
 
-def choose_architecture(arch: str | None, data_kind: DataKind, sizes: Sizes) -> Architecture:
-    """The family for the data, sized by its rule — or by `--arch`.
+def choose_architecture(
+    arch: str | None, data_kind: DataKind, sizes: Sizes, backbone: str | None = None
+) -> Architecture:
+    """The family for the data (or for the backbone), sized by its rule — or by `--arch`.
 
     Tables: rows, n_numeric, cardinalities, n_outputs. Images: images, size, channels, n_outputs.
     Text: texts, vocabulary_size, max_length, n_outputs.
     """
+    if backbone is not None:
+        return FAMILY_FOR_BACKBONE[backbone].size(sizes, None, None)
     first, second = parse_arch(arch, data_kind)
     return FAMILY_FOR_DATA[data_kind].size(sizes, first, second)
 
