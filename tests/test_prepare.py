@@ -12,7 +12,6 @@ import pytest
 import learnt
 from learnt.data.encode import encode
 from learnt.data.tables import dataframe_to_table
-from learnt.errors import DataError
 from learnt.runtime.predict import read_inputs
 from learnt.settings import make_settings
 from learnt.training.prepare import Fitted, prepare
@@ -72,12 +71,17 @@ def test_an_image_programs_size_and_statistics_are_reused(
     assert prepared.fitted.preprocessing.image == spec
 
 
-def test_reused_classes_refuse_an_unknown_label(
+def test_reused_preprocessing_with_other_classes_fits_new_labels(
     titanic_program: learnt.Program, titanic: pd.DataFrame, tmp_path: Path
 ) -> None:
-    relabelled = titanic.assign(survived=titanic["survived"].replace({1: "yes"}))
-    with pytest.raises(DataError, match="not one of the program's classes"):
-        prepare(relabelled, make_settings(), tmp_path, Fitted.from_program(titanic_program))
+    relabelled = titanic.assign(survived=titanic["survived"].replace({1: "yes", 0: "no"}))
+    fitted = Fitted.from_program(titanic_program)
+    _, _, prepared = prepare(relabelled, make_settings(), tmp_path, fitted)
+    assert prepared.fitted.labels.classes == ["no", "yes"]  # a new head will be made for these
+    assert prepared.fitted.preprocessing == fitted.preprocessing
+    subset = titanic.head(60)  # both classes, known to the program
+    _, _, same = prepare(subset, make_settings(), tmp_path, fitted)
+    assert same.fitted.labels is fitted.labels  # classes the program knows: its labels stay
 
 
 def test_fitted_preprocessing_saves_and_loads_beside_a_checkpoint(

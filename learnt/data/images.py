@@ -126,17 +126,26 @@ def resolve_paths(column: np.ndarray, base: Path) -> list[str]:
 # --- decoding -----------------------------------------------------------------------------------
 
 
-def survey(paths: Sequence[str], seed: int = 0) -> tuple[int, Literal[1, 3]]:
-    """Input size (median shorter side, within MIN_SIZE–MAX_SIZE) and channels, from a sample."""
+@dataclass(frozen=True)
+class Survey:
+    """What a sample of the images says: their median shorter side, and whether all are grey."""
+
+    side: int  # 0 when no sampled image could be read
+    grey: bool
+
+    def size(self) -> int:
+        """learnt's own input side: the median shorter side within MIN_SIZE–MAX_SIZE."""
+        return int(np.clip(self.side, MIN_SIZE, MAX_SIZE)) if self.side else MAX_SIZE
+
+    @property
+    def channels(self) -> Literal[1, 3]:
+        return 1 if self.grey else 3
+
+
+def survey(paths: Sequence[str], seed: int = 0) -> Survey:
+    """The median shorter side and the colour of a sample of up to SURVEY_SAMPLE images."""
     sides, grey = sample_images(paths, seed)
-    size = int(np.clip(np.median(sides), MIN_SIZE, MAX_SIZE)) if sides else MAX_SIZE
-    return size, 1 if grey else 3
-
-
-def surveyed_size(paths: Sequence[str], seed: int = 0) -> int:
-    """The median shorter side of a sample of the images (unclipped; 0 when none is readable)."""
-    sides, _ = sample_images(paths, seed)
-    return int(np.median(sides)) if sides else 0
+    return Survey(int(np.median(sides)) if sides else 0, grey)
 
 
 def sample_images(paths: Sequence[str], seed: int) -> tuple[list[int], bool]:

@@ -120,9 +120,8 @@ def fine_tune(
     if head_state.stop_reason in FINAL_STOPS:
         return Phases(head_state, None, f"stopped in the head phase ({head_state.stop_reason})")
 
-    whole_settings, reason = plan_whole(
-        settings, per_row, len(train), time.perf_counter() - started
-    )
+    spent = time.perf_counter() - started
+    whole_settings, reason = plan_whole(settings, per_row, len(train), spent, head_state.step)
     say(step("whole", reason))
     if whole_settings is None:
         return Phases(head_state, None, reason)
@@ -160,22 +159,26 @@ def cached_features(model: nn.Module, data: LoopData) -> tuple[LoopData, float]:
 
 
 def plan_whole(
-    settings: LoopSettings, seconds_per_row: float, rows: int, spent: float
+    settings: LoopSettings, seconds_per_row: float, rows: int, spent: float, head_steps: int
 ) -> tuple[LoopSettings | None, str]:
     """The whole phase's settings, or None — with the reason, printed on the plan."""
-    budget = settings.criteria.time_budget
+    criteria = settings.criteria
+    budget = criteria.time_budget
     left = (budget - spent) if budget is not None else WHOLE_SECONDS
     epoch_seconds = 3 * seconds_per_row * rows
-    epochs = min(WHOLE_EPOCHS, int(left // max(epoch_seconds, 1e-9)))
+    epochs = min(WHOLE_EPOCHS, criteria.max_epochs, int(left // max(epoch_seconds, 1e-9)))
+    steps_left = None if criteria.max_steps is None else criteria.max_steps - head_steps
+    if steps_left is not None and steps_left < 1:
+        return None, f"skipped: --max-steps {criteria.max_steps} taken by the head phase"
     if epochs < 1:
         return None, (
             f"skipped: an epoch of the whole network would take about {epoch_seconds:.0f} s, "
             f"more than the {left:.0f} s left"
         )
     criteria = dataclasses.replace(
-        settings.criteria,
+        criteria,
         max_epochs=epochs,
-        max_steps=None,
+        max_steps=steps_left,
         time_budget=left if budget is not None else None,
     )
     whole = dataclasses.replace(

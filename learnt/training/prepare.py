@@ -17,7 +17,7 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from learnt.backbones import Backbone
+    from learnt.data.images import Survey
     from learnt.runtime.program import Program
     from learnt.training.init import InitPlan
 
@@ -136,12 +137,12 @@ def prepare(
     if program is not None and fitted is None:
         fitted = Fitted.from_program(program)
     labelled = read_labelled(data, settings, fitted)
-    expected_train_rows = int(
-        len(labelled.targets) * (1 - settings.test_size) * (1 - settings.val_size)
-    )
-    init = choose_init(settings, labelled.data_kind, expected_train_rows, program)
-    if labelled.image_column is not None:
-        labelled = decode_images(labelled, settings, run_dir, fitted, init.backbone)
+    train_rows = int(len(labelled.targets) * (1 - settings.test_size) * (1 - settings.val_size))
+    surveyed = survey_images(labelled, settings) if labelled.image_column else None
+    init = choose_init(settings, labelled.data_kind, train_rows, program, surveyed)
+    if surveyed is not None:
+        size, channels = image_shape(surveyed, settings, fitted, init.backbone)
+        labelled = decode_images(labelled, settings, run_dir, size, channels)
 
     # 4. keep data for testing
     classes = labelled.targets if labelled.task == "classification" else None
@@ -325,31 +326,35 @@ def require_label(label: str | None, frame: pd.DataFrame, source: str) -> str:
     return label
 
 
-def decode_images(
-    labelled: Labelled,
-    settings: TrainSettings,
-    run_dir: Path,
-    fitted: Fitted | None = None,
-    backbone: Backbone | None = None,
-) -> Labelled:
-    """Decode every image once into a uint8 store; with --skip-bad, leave unreadable files out.
+def survey_images(labelled: Labelled, settings: TrainSettings) -> Survey:
+    from learnt.data.images import resolve_paths, survey
 
-    The size and channels are surveyed from the images — or a reused program's, or, for a
-    backbone, RGB at the median shorter side within 64–224 px.
-    """
-    from learnt.data.images import decode_all, resolve_paths, survey, surveyed_size
-
+    assert labelled.image_column is not None
     paths = resolve_paths(labelled.table.columns[labelled.image_column], labelled.table.base)
-    spec = fitted.preprocessing.image if fitted else None
-    if spec is not None:
-        size, channels = spec.size, spec.channels
-    elif backbone is not None:
+    return survey(paths, settings.seed)
+
+
+def image_shape(
+    surveyed: Survey, settings: TrainSettings, fitted: Fitted | None, backbone: Backbone | None
+) -> tuple[int, Literal[1, 3]]:
+    """(side, channels) to decode to: a reused program's; for a backbone, RGB at the median
+    shorter side within 64–224 px; else learnt's own (median within 16–64, grey if all are)."""
+    if fitted is not None and fitted.preprocessing.image is not None:
+        return fitted.preprocessing.image.size, fitted.preprocessing.image.channels
+    if backbone is not None:
         from learnt.training.families.efficientnet import input_size
 
-        size, channels = settings.image_size or input_size(surveyed_size(paths, settings.seed)), 3
-    else:
-        size, channels = survey(paths, settings.seed)
-        size = settings.image_size or size
+        return settings.image_size or input_size(surveyed.side), 3
+    return settings.image_size or surveyed.size(), surveyed.channels
+
+
+def decode_images(
+    labelled: Labelled, settings: TrainSettings, run_dir: Path, size: int, channels: Literal[1, 3]
+) -> Labelled:
+    """Decode every image once into a uint8 store; with --skip-bad, leave unreadable files out."""
+    from learnt.data.images import decode_all, resolve_paths
+
+    paths = resolve_paths(labelled.table.columns[labelled.image_column], labelled.table.base)
     with decoding_progress(len(paths)) as advance:
         decoded = decode_all(
             paths,
