@@ -229,3 +229,69 @@ def test_continuing_a_program_needs_its_columns_and_its_kind_of_data(
         learnt.train(folder, init=str(titanic_program.path), out=tmp_path / "b")
     with pytest.raises(UsageError, match="keeps its architecture"):
         learnt.train(titanic, init=str(titanic_program.path), arch="mlp:2x8", out=tmp_path / "c")
+
+
+@needs_efficientnet
+def test_auto_keeps_tiny_images_random_and_says_why(digit_folder: Path, tmp_path: Path) -> None:
+    """8×8 digits: ImageNet features lose to a small CNN trained from scratch (0.950 vs 0.981)."""
+    from learnt.data.images import survey
+    from learnt.settings import make_settings
+    from learnt.training.init import choose_init
+
+    paths = [str(p) for p in sorted(digit_folder.rglob("*.png"))]
+    plan = choose_init(make_settings(), "images", 300, None, survey(paths))
+    assert plan.kind == "random"
+    assert "8 px are too small" in plan.reason
+    forced = choose_init(
+        make_settings(init="efficientnet-lite0"), "images", 300, None, survey(paths)
+    )
+    assert forced.kind == "backbone"
+
+
+def test_auto_says_how_to_install_a_missing_backbone(monkeypatch: pytest.MonkeyPatch) -> None:
+    from learnt.settings import make_settings
+    from learnt.training.init import choose_init
+
+    monkeypatch.setattr(type(MINILM), "installed", lambda self: False)
+    plan = choose_init(make_settings(), "text", 500, None)
+    assert plan.kind == "random"
+    assert "learnt backbones add minilm" in plan.reason
+    with pytest.raises(learnt.errors.MissingDependencyError, match="learnt backbones add minilm"):
+        choose_init(make_settings(init="minilm"), "text", 500, None)
+
+
+def test_auto_prefers_training_from_scratch_on_much_data_or_a_short_budget() -> None:
+    from learnt.settings import make_settings
+    from learnt.training.init import choose_init
+
+    if not MINILM.installed():
+        pytest.skip(f"not installed: {MINILM.install_command()}")
+    assert choose_init(make_settings(), "text", 100_000, None).kind == "random"
+    assert choose_init(make_settings(time_budget=10), "text", 10_000, None).kind == "random"
+    assert choose_init(make_settings(), "text", 10_000, None).kind == "backbone"
+
+
+def test_the_extras_stay_small() -> None:
+    """`learnt[vision]` adds one package with no dependencies; MiniLM is installed --no-deps."""
+    from importlib.metadata import requires
+
+    if EFFICIENTNET.installed():
+        assert not requires(EFFICIENTNET.package)
+    if MINILM.installed():
+        import importlib.util
+
+        assert importlib.util.find_spec("sentence_transformers") is None  # its declared dependency
+
+
+def test_continuing_a_text_program_reuses_its_tokenizer(
+    text_program: learnt.Program, sms_file: Path, tmp_path: Path
+) -> None:
+    more = learnt.train(
+        sms_file, label="label", init=str(text_program.path), epochs=1, out=tmp_path / "more"
+    )
+    assert more.manifest.architecture == text_program.manifest.architecture
+    assert more.manifest.training.init_source.recreated == []
+    same = (more.path / "tokenizer.json").read_bytes() == (
+        text_program.path / "tokenizer.json"
+    ).read_bytes()
+    assert same

@@ -113,9 +113,13 @@ def fine_tune(
     )
 
     head = Head(model)
-    head_loop = LoopState.start(head, settings, len(cached_train))
+    head_settings = within_budget(settings, time.perf_counter() - started)
+    head_loop = LoopState.start(head, head_settings, len(cached_train))
     head_state = fit(
-        head_loop, cached_train, cached_validation, hooks_for("head", settings, len(cached_train))
+        head_loop,
+        cached_train,
+        cached_validation,
+        hooks_for("head", head_settings, len(cached_train)),
     )
     if head_state.stop_reason in FINAL_STOPS:
         return Phases(head_state, None, f"stopped in the head phase ({head_state.stop_reason})")
@@ -133,6 +137,17 @@ def fine_tune(
     loop.state.best_epoch = 0
     whole_state = fit(loop, train, validation, hooks_for("whole", whole_settings, len(train)))
     return Phases(head_state, whole_state, reason)
+
+
+def within_budget(settings: LoopSettings, spent: float) -> LoopSettings:
+    """`settings` with the time budget less the seconds already `spent` (at least a moment)."""
+    budget = settings.criteria.time_budget
+    if budget is None:
+        return settings
+    left = max(budget - spent, 1e-3)
+    return dataclasses.replace(
+        settings, criteria=dataclasses.replace(settings.criteria, time_budget=left)
+    )
 
 
 @torch.inference_mode()
