@@ -165,7 +165,7 @@ def test_an_efficientnet_program_agrees_across_runtimes(tmp_path: Path) -> None:
     from learnt.training.torch_runtime import torch_runner
 
     folder = write_digit_folder(tmp_path / "digits", per_class=12, classes=3)
-    program = learnt.train(folder, epochs=3, out=tmp_path / "run")
+    program = learnt.train(folder, epochs=3, init="efficientnet-lite0", out=tmp_path / "run")
     assert program.manifest.architecture.family == "efficientnet"
     spec = program.manifest.preprocessing.image
     assert (spec.size, spec.channels, spec.mean, spec.std) == (64, 3, [0.5] * 3, [0.5] * 3)
