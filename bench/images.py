@@ -258,7 +258,7 @@ def speed_job(root: Path, sizes: Sizes) -> SpeedJob:
     from learnt.training.lifecycle import make_loop_settings, prepare
 
     full_rows = part_one_train_rows(sizes.train)
-    settings = make_settings(epochs=sizes.speed_epochs, patience=0)
+    settings = make_settings(epochs=sizes.speed_epochs, patience=0, init="random")  # the CNN
     with tempfile.TemporaryDirectory() as run_dir:
         labelled, _, prepared = prepare(root / "speed", settings, Path(run_dir))
     config = choose_architecture(None, "images", {**prepared.sizes, "images": full_rows})

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("cli_speed", "predict_cold", "train_speed", "quality", "images", "text")
+BENCHMARKS = ("cli_speed", "predict_cold", "train_speed", "quality", "images", "text", "transfer")
 
 
 @dataclass
