@@ -15,13 +15,13 @@ and truncation set by learnt.
 from __future__ import annotations
 
 import math
-import re
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from learnt.runtime.format import BertConfig
+from learnt.training.families import mapping
 
 
 def size_bert(
@@ -107,7 +107,7 @@ class BertEncoder(nn.Module):
 
 
 # Source names (the package's safetensors) → this module's names; `None`: left out, with why.
-RENAMES: list[tuple[str, str | None]] = [
+RENAMES: mapping.Renames = [
     (r"^embeddings\.word_embeddings\.(.*)$", r"embeddings.words.\1"),
     (r"^embeddings\.position_embeddings\.(.*)$", r"embeddings.positions.\1"),
     (r"^embeddings\.token_type_embeddings\.(.*)$", r"embeddings.token_types.\1"),
@@ -128,15 +128,11 @@ RENAMES: list[tuple[str, str | None]] = [
 
 def rename(name: str) -> str | None:
     """This module's name for a tensor of the package's file (None: deliberately left out)."""
-    for pattern, target in RENAMES:
-        if re.match(pattern, name):
-            return None if target is None else re.sub(pattern, target, name)
-    raise KeyError(f"no mapping for the backbone tensor {name!r}")
+    return mapping.rename(name, RENAMES)
 
 
 def pretrained_weights(path: Path) -> dict[str, torch.Tensor]:
     """The package's weights under this module's names (safetensors: no code runs)."""
     from safetensors.torch import load_file
 
-    mapped = {rename(name): tensor for name, tensor in load_file(path).items()}
-    return {name: tensor for name, tensor in mapped.items() if name is not None}
+    return mapping.mapped(load_file(path), RENAMES)

@@ -16,13 +16,13 @@ task. Input size: the median shorter side of the images within 64–224 px (`siz
 from __future__ import annotations
 
 import math
-import re
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from learnt.runtime.format import EFFICIENTNET_LITE0_STAGES, EfficientNetConfig
+from learnt.training.families import mapping
 
 FEATURES = 1280
 MIN_SIZE, MAX_SIZE = 64, 224
@@ -127,7 +127,7 @@ class EfficientNetLite(nn.Module):
 
 
 # Source names (the package's state dict) → this module's names; `None`: left out, with why.
-RENAMES: list[tuple[str, str | None]] = [
+RENAMES: mapping.Renames = [
     (r"^_conv_stem\.(.*)$", r"stem.conv.\1"),
     (r"^_bn0\.(.*)$", r"stem.bn.\1"),
     (r"^_blocks\.(\d+)\._expand_conv\.(.*)$", r"blocks.\1.expand.conv.\2"),
@@ -144,14 +144,10 @@ RENAMES: list[tuple[str, str | None]] = [
 
 def rename(name: str) -> str | None:
     """This module's name for a tensor of the package's file (None: deliberately left out)."""
-    for pattern, target in RENAMES:
-        if re.match(pattern, name):
-            return None if target is None else re.sub(pattern, target, name)
-    raise KeyError(f"no mapping for the backbone tensor {name!r}")
+    return mapping.rename(name, RENAMES)
 
 
 def pretrained_weights(path: Path) -> dict[str, torch.Tensor]:
     """The package's weights under this module's names (tensors only: `weights_only=True`)."""
     source = torch.load(path, map_location="cpu", weights_only=True)
-    mapped = {rename(name): tensor for name, tensor in source.items()}
-    return {name: tensor for name, tensor in mapped.items() if name is not None}
+    return mapping.mapped(source, RENAMES)
