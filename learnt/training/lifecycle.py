@@ -10,6 +10,7 @@ only wires them together and tells the user what was decided.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import platform
@@ -36,12 +37,18 @@ from learnt.settings import (
     make_settings,
     write_settings,
 )
-from learnt.training.families import choose_architecture, count_parameters, describe
+from learnt.training.families import (
+    FAMILY_FOR_DATA,
+    choose_architecture,
+    count_parameters,
+    describe,
+)
 from learnt.training.finetune import describe_phases, fine_tune
 from learnt.training.freeze import check_output, export_onnx, staging, write_manifest, write_weights
 from learnt.training.hooks import HookList, Hooks, MetricsLog, ProgressBar
 from learnt.training.init import InitPlan, initial_network
 from learnt.training.loop import LoopSettings, fit, planned_steps
+from learnt.training.plan import BudgetPlan, plan_for_budget
 from learnt.training.prepare import Labelled, Prepared, prepare
 from learnt.training.state import LoopState, TrainState
 from learnt.training.stopping import EXPLANATIONS, StopCriteria
@@ -107,23 +114,25 @@ def run(
     check_output(program_dir, settings.force)  # before any expensive work
     labelled, split, prepared = prepare(data, settings, run_dir)
 
-    # 1. architecture, 2. initial parameters
+    # 1. architecture (by data, or by data and compute), 2. initial parameters
     init = prepared.init
     assert init is not None
-    config = architecture_for(settings, prepared, init)
-    model = initial_network(config, init, settings.seed)
-    say(
-        step(
-            "architecture",
-            f"{describe(config, count_parameters(model))} ({sized_by(init, len(split.train))})",
-        )
-    )
-    say(step("init", init.describe(settings.seed)))
-
-    # 5. the loop
     loop_settings = make_loop_settings(
         settings, labelled.task, len(split.train), prepared.data_kind
     )
+    config = architecture_for(settings, prepared, init)
+    sized = sized_by(init, len(split.train))
+    if plans_by_compute(settings, init):
+        budget_plan = plan_by_compute(prepared, loop_settings, len(split.validation), settings)
+        config, sized = budget_plan.config, "sized for the time budget"
+        loop_settings = within_plan(loop_settings, budget_plan)
+        noun = {"images": "images", "text": "texts"}.get(prepared.data_kind, "rows")
+        say(step("plan", budget_plan.describe(len(split.train), noun)))
+    model = initial_network(config, init, settings.seed)
+    say(step("architecture", f"{describe(config, count_parameters(model))} ({sized})"))
+    say(step("init", init.describe(settings.seed)))
+
+    # 5. the loop
     say(step("loop", describe_loop(loop_settings)))
     if init.backbone is not None:
         say(step("", describe_phases(loop_settings)))
@@ -202,6 +211,41 @@ def architecture_for(settings: TrainSettings, prepared: Prepared, init: InitPlan
         return source.model_copy(update={"n_outputs": prepared.sizes["n_outputs"]})
     backbone = init.backbone.name if init.backbone is not None else None
     return choose_architecture(settings.arch, prepared.data_kind, prepared.sizes, backbone)
+
+
+def plans_by_compute(settings: TrainSettings, init: InitPlan) -> bool:
+    """A time budget sizes the network when nothing else fixes it (no --arch, --epochs, transfer)."""
+    return (
+        settings.time_budget is not None
+        and init.kind == "random"
+        and not settings.arch
+        and settings.epochs is None
+    )
+
+
+def plan_by_compute(
+    prepared: Prepared, loop_settings: LoopSettings, validation_rows: int, settings: TrainSettings
+) -> BudgetPlan:
+    family = FAMILY_FOR_DATA[prepared.data_kind]
+    assert family.ladder is not None and settings.time_budget is not None
+    return plan_for_budget(
+        family.ladder(prepared.sizes),
+        prepared.train,
+        loop_settings,
+        validation_rows,
+        settings.time_budget,
+        settings.seed,
+    )
+
+
+def within_plan(loop_settings: LoopSettings, plan: BudgetPlan) -> LoopSettings:
+    """The loop planned for the budget: its epochs, and the time the probe left."""
+    criteria = dataclasses.replace(
+        loop_settings.criteria,
+        max_epochs=plan.epochs,
+        time_budget=max(plan.budget - plan.probe_seconds, 1e-3),
+    )
+    return dataclasses.replace(loop_settings, criteria=criteria)
 
 
 def sized_by(init: InitPlan, rows: int) -> str:

@@ -33,7 +33,7 @@ from learnt.runtime.format import (
     MLPConfig,
     TransformerConfig,
 )
-from learnt.training.families import bert, efficientnet
+from learnt.training.families import bert, cnn, efficientnet, mlp, transformer
 from learnt.training.families.cnn import ImageCNN, size_cnn
 from learnt.training.families.mlp import TabularMLP, size_mlp
 from learnt.training.families.transformer import TextTransformer, size_transformer
@@ -50,6 +50,8 @@ class Family:
     size: Callable[[Sizes, int | None, int | None], Any]
     module: Callable[[Any], nn.Module]
     arch_example: str
+    # candidates for sizing by compute, small to large (families trained from scratch)
+    ladder: Callable[[Sizes], list[Any]] | None = None
     backbone: str | None = None  # the pretrained backbone whose weights this family reads
     # the backbone's weights under the module's names, from the package's file
     pretrained_weights: Callable[[Any], dict[str, Any]] | None = None
@@ -65,6 +67,7 @@ FAMILIES: dict[str, Family] = {
             lambda sizes, depth, width: size_mlp(**sizes, depth=depth, width=width),
             TabularMLP,
             "mlp:3x256 (depth × width)",
+            ladder=mlp.ladder,
         ),
         Family(
             "cnn",
@@ -73,6 +76,7 @@ FAMILIES: dict[str, Family] = {
             lambda sizes, stages, width: size_cnn(**sizes, stages=stages, base_width=width),
             ImageCNN,
             "cnn:2x32 (stages × base width)",
+            ladder=cnn.ladder,
         ),
         Family(
             "transformer",
@@ -81,6 +85,7 @@ FAMILIES: dict[str, Family] = {
             lambda sizes, depth, width: size_transformer(**sizes, depth=depth, width=width),
             TextTransformer,
             "transformer:2x128 (depth × width)",
+            ladder=transformer.ladder,
         ),
         Family(
             "efficientnet",

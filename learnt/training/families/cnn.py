@@ -29,6 +29,7 @@ def size_cnn(
     *,
     base_width: int | None = None,
     stages: int | None = None,
+    blocks: int | None = None,
 ) -> CNNConfig:
     """The CNN for `images` training images of `size`×`size`, per the module's rule."""
     if stages is None:
@@ -42,7 +43,7 @@ def size_cnn(
         size=size,
         base_width=base_width,
         stages=stages,
-        blocks=2 if images >= 100_000 else 1,
+        blocks=blocks or (2 if images >= 100_000 else 1),
         n_outputs=n_outputs,
     )
 
@@ -89,3 +90,19 @@ class ImageCNN(nn.Module):
         # image: [B, C, S, S] normalised → features [B, W, S', S'] → pooled [B, W] → [B, outputs]
         features = self.stages(self.stem(image))
         return self.head(self.dropout(features.mean(dim=(2, 3))))
+
+
+# Candidates for sizing by compute (`learnt.training.plan`), small to large: (base width, blocks).
+LADDER = ((16, 1), (24, 1), (32, 1), (32, 2), (48, 2), (64, 2))
+MANY_IMAGES = 20_000
+
+
+def ladder(sizes: dict) -> list[CNNConfig]:
+    """All candidates from `MANY_IMAGES` training images on; below, none larger than the data
+    rule's network (a budget then shrinks it, and does not grow it past its data)."""
+    candidates = [size_cnn(**sizes, base_width=width, blocks=blocks) for width, blocks in LADDER]
+    if sizes["images"] >= MANY_IMAGES:
+        return candidates
+    rule = size_cnn(**sizes)
+    smaller = [c for c in candidates if c.base_width <= rule.base_width and c.blocks <= rule.blocks]
+    return [c for c in smaller if c != rule] + [rule]

@@ -79,3 +79,19 @@ class TabularMLP(nn.Module):
             embed(categorical[:, i]) for i, embed in enumerate(self.embeddings)
         ]  # each [B, E_i]
         return self.head(self.body(torch.cat(parts, dim=1)))
+
+
+# Candidates for sizing by compute (`learnt.training.plan`), small to large: (depth, width).
+LADDER = ((2, 64), (2, 128), (3, 256), (3, 512), (4, 512), (4, 1024))
+
+
+def ladder(sizes: dict) -> list[MLPConfig]:
+    """The candidates no larger than the rows support (the data rule's network is the largest):
+    a time budget can shrink a table's network, never grow it past its data."""
+    rule = size_mlp(**sizes)
+    smaller = [
+        size_mlp(**sizes, depth=depth, width=width)
+        for depth, width in LADDER
+        if depth <= rule.depth and width < rule.width
+    ]
+    return [*smaller, rule]

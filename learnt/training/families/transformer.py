@@ -117,3 +117,20 @@ class TextTransformer(nn.Module):
             x = block(x, padding)
         pooled = (self.norm(x) * real).sum(1) / real.sum(1).clamp(min=1.0)  # [B, D]
         return self.head(self.dropout(pooled))
+
+
+# Candidates for sizing by compute (`learnt.training.plan`), small to large: (depth, width).
+LADDER = ((2, 64), (2, 128), (4, 128), (4, 256), (6, 256))
+
+
+def ladder(sizes: dict) -> list[TransformerConfig]:
+    """The candidates no larger than the texts support (the data rule's encoder is the largest)."""
+    rule = size_transformer(**sizes)
+    smaller = [
+        size_transformer(**sizes, depth=depth, width=width)
+        for depth, width in LADDER
+        if depth <= rule.depth
+        and width <= rule.width
+        and (depth, width) != (rule.depth, rule.width)
+    ]
+    return [*smaller, rule]
