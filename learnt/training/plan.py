@@ -55,8 +55,8 @@ class BudgetPlan:
         tried = ", ".join(p.config.describe().split(" (")[0] for p in self.probes)
         return escape(
             f"cpu, {threads} thread{'s' if threads != 1 else ''}, {self.budget:g} s budget, "
-            f"{rows:,} {noun} → {self.config.describe()}, {self.epochs} epochs of ~"
-            f"{self.epoch_seconds:.1f} s (probed {tried} in {self.probe_seconds:.1f} s)"
+            f"{rows:,} {noun} → {self.config.describe()}, {self.epochs} epochs of "
+            f"~{duration(self.epoch_seconds)} (probed {tried} in {self.probe_seconds:.1f} s)"
         )
 
 
@@ -120,3 +120,7 @@ def measured_step_seconds(
         if index >= WARMUP_STEPS:
             timings.append(time.perf_counter() - started)
     return sorted(timings)[len(timings) // 2]
+
+
+def duration(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds >= 0.1 else f"{seconds * 1000:.0f} ms"
