@@ -92,5 +92,10 @@ def text_program(tmp_path_factory: pytest.TempPathFactory, sms_file: Path):
 
     set_quiet(True)
     return learnt.train(
-        sms_file, label="label", epochs=4, init="random", out=tmp_path_factory.mktemp("text-run")
+        sms_file,
+        label="label",
+        epochs=4,
+        init="random",
+        arch="transformer",
+        out=tmp_path_factory.mktemp("text-run"),
     )

@@ -276,6 +276,26 @@ class TransformerConfig(Model):
         )
 
 
+class BagConfig(Model):
+    """Small text: a bag of token and hashed token-pair embeddings, mean-pooled (fastText-style)."""
+
+    family: Literal["bag"] = "bag"
+    vocabulary_size: Annotated[int, Field(ge=1, le=1_000_000)]
+    width: Width = 64
+    buckets: Annotated[int, Field(ge=1, le=4_194_304)] = 32768  # token-pair hash slots
+    dropout: Dropout = 0.1
+    n_outputs: Outputs
+
+    def describe(self) -> str:
+        return f"bag of words and word pairs ×{self.width}"
+
+    def shape(self) -> str:
+        return (
+            f"bag: {self.vocabulary_size:,} token and {self.buckets:,} hashed pair embeddings "
+            f"of {self.width} → mean over the text → {self.n_outputs} outputs, dropout {self.dropout:g}"
+        )
+
+
 # EfficientNet-Lite0's stages: (repeats, kernel, stride, expansion, output channels).
 EFFICIENTNET_LITE0_STAGES = (
     (1, 3, 1, 1, 16),
@@ -335,7 +355,7 @@ class BertConfig(Model):
 
 
 Architecture = Annotated[
-    MLPConfig | CNNConfig | TransformerConfig | EfficientNetConfig | BertConfig,
+    MLPConfig | CNNConfig | TransformerConfig | BagConfig | EfficientNetConfig | BertConfig,
     Field(discriminator="family"),
 ]
 

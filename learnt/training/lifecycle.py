@@ -38,10 +38,10 @@ from learnt.settings import (
     write_settings,
 )
 from learnt.training.families import (
-    FAMILY_FOR_DATA,
     choose_architecture,
     count_parameters,
     describe,
+    scratch_family,
 )
 from learnt.training.finetune import describe_phases, fine_tune
 from learnt.training.freeze import check_output, export_onnx, staging, write_manifest, write_weights
@@ -122,7 +122,10 @@ def run(
     )
     config = architecture_for(settings, prepared, init)
     sized = sized_by(init, len(split.train))
-    if plans_by_compute(settings, init):
+    if (
+        plans_by_compute(settings, init)
+        and scratch_family(prepared.data_kind, prepared.sizes).ladder
+    ):
         budget_plan = plan_by_compute(prepared, loop_settings, len(split.validation), settings)
         config, sized = budget_plan.config, "sized for the time budget"
         loop_settings = within_plan(loop_settings, budget_plan)
@@ -226,7 +229,7 @@ def plans_by_compute(settings: TrainSettings, init: InitPlan) -> bool:
 def plan_by_compute(
     prepared: Prepared, loop_settings: LoopSettings, validation_rows: int, settings: TrainSettings
 ) -> BudgetPlan:
-    family = FAMILY_FOR_DATA[prepared.data_kind]
+    family = scratch_family(prepared.data_kind, prepared.sizes)
     assert family.ladder is not None and settings.time_budget is not None
     return plan_for_budget(
         family.ladder(prepared.sizes),

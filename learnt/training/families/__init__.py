@@ -4,7 +4,8 @@ A family is a config (plain data in `learnt.runtime.format`, stored in `program.
 rebuild the network), a sizing rule, and the `nn.Module` built from the config. The kind of data
 picks the family:
 
-    tables → mlp (mlp.py)      images → cnn (cnn.py)      text → transformer (transformer.py)
+    tables → mlp (mlp.py)      images → cnn (cnn.py)
+    text → bag (bag.py) below 2,000 training texts, transformer (transformer.py) from there
 
 and a pretrained backbone brings its own: images → efficientnet (efficientnet.py, EfficientNet-Lite0),
 text → bert (bert.py, MiniLM-L6).
@@ -27,13 +28,14 @@ from learnt.errors import UsageError
 from learnt.kinds import DataKind
 from learnt.runtime.format import (
     Architecture,
+    BagConfig,
     BertConfig,
     CNNConfig,
     EfficientNetConfig,
     MLPConfig,
     TransformerConfig,
 )
-from learnt.training.families import bert, cnn, efficientnet, mlp, transformer
+from learnt.training.families import bag, bert, cnn, efficientnet, mlp, transformer
 from learnt.training.families.cnn import ImageCNN, size_cnn
 from learnt.training.families.mlp import TabularMLP, size_mlp
 from learnt.training.families.transformer import TextTransformer, size_transformer
@@ -88,6 +90,14 @@ FAMILIES: dict[str, Family] = {
             ladder=transformer.ladder,
         ),
         Family(
+            "bag",
+            "text",
+            BagConfig,
+            lambda sizes, _, width: bag.size_bag(**sizes, width=width),
+            bag.TextBag,
+            "bag:1x64 (width 64)",
+        ),
+        Family(
             "efficientnet",
             "images",
             EfficientNetConfig,
@@ -109,9 +119,11 @@ FAMILIES: dict[str, Family] = {
         ),
     )
 }
-# the family trained from random parameters, for each kind of data
-FAMILY_FOR_DATA: dict[DataKind, Family] = {
-    f.data_kind: f for f in FAMILIES.values() if f.backbone is None
+# the families trained from random parameters, for each kind of data (the default first)
+SCRATCH_FAMILIES: dict[DataKind, list[Family]] = {
+    "table": [FAMILIES["mlp"]],
+    "images": [FAMILIES["cnn"]],
+    "text": [FAMILIES["transformer"], FAMILIES["bag"]],
 }
 FAMILY_FOR_BACKBONE: dict[str, Family] = {
     f.backbone: f for f in FAMILIES.values() if f.backbone is not None
@@ -119,24 +131,36 @@ FAMILY_FOR_BACKBONE: dict[str, Family] = {
 ARCH_PATTERN = re.compile(r"^(?P<family>[a-z]+)?(?::?(?P<first>\d+)x(?P<second>\d+))?$")
 
 
-def parse_arch(arch: str | None, data_kind: DataKind) -> tuple[int | None, int | None]:
-    """The two size numbers of `--arch` (or None), checking the family fits the data."""
-    family = FAMILY_FOR_DATA[data_kind]
+def parse_arch(arch: str | None, data_kind: DataKind) -> tuple[str | None, int | None, int | None]:
+    """(family, first size number, second) of `--arch`, each None when not given, checking the
+    family fits the data."""
+    families = SCRATCH_FAMILIES[data_kind]
     if not arch:
-        return None, None
+        return None, None, None
     match = ARCH_PATTERN.match(arch.strip().lower().replace("×", "x"))
-    if not match or match["family"] not in (None, family.name):
+    names = [f.name for f in families]
+    if not match or match["family"] not in (None, *names):
+        examples = " or ".join(f.arch_example for f in families)
         raise UsageError(
-            f"--arch {arch}: this data needs the {family.name} family; expected "
-            f"'{family.name}' or e.g. {family.arch_example}",
+            f"--arch {arch}: this data needs the {' or '.join(names)} family; expected "
+            f"{' or '.join(repr(n) for n in names)} or e.g. {examples}",
             field="arch",
         )
     if not match["first"]:
-        return None, None
+        return match["family"], None, None
     first, second = int(match["first"]), int(match["second"])
     if not (1 <= first <= 32 and 1 <= second <= 16384):
         raise UsageError(f"--arch {arch}: depth must be 1–32 and width 1–16384", field="arch")
-    return first, second
+    return match["family"], first, second
+
+
+def scratch_family(data_kind: DataKind, sizes: Sizes, name: str | None = None) -> Family:
+    """The family to train from random parameters: `--arch`'s, else the data's (small text: bag)."""
+    if name is not None:
+        return FAMILIES[name]
+    if data_kind == "text" and sizes["texts"] < bag.BAG_MAX_TEXTS:
+        return FAMILIES["bag"]
+    return SCRATCH_FAMILIES[data_kind][0]
 
 
 def choose_architecture(
@@ -149,8 +173,8 @@ def choose_architecture(
     """
     if backbone is not None:
         return FAMILY_FOR_BACKBONE[backbone].size(sizes, None, None)
-    first, second = parse_arch(arch, data_kind)
-    return FAMILY_FOR_DATA[data_kind].size(sizes, first, second)
+    name, first, second = parse_arch(arch, data_kind)
+    return scratch_family(data_kind, sizes, name).size(sizes, first, second)
 
 
 def build(config: Architecture) -> nn.Module:
