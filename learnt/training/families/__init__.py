@@ -5,7 +5,7 @@ rebuild the network), a sizing rule, and the `nn.Module` built from the config. 
 picks the family:
 
     tables → mlp (mlp.py)      images → cnn (cnn.py)
-    text → bag (bag.py) below 2,000 training texts, transformer (transformer.py) from there
+    text → bag (bag.py) below 5,000 training texts, transformer (transformer.py) from there
 
 and a pretrained backbone brings its own: images → efficientnet (efficientnet.py, EfficientNet-Lite0),
 text → bert (bert.py, MiniLM-L6).
