@@ -6,8 +6,8 @@
 For each table and seed, learnt trains with its defaults (the seed also picks its split); then
 scikit-learn's HistGradientBoosting and pytabkit's RealMLP_TD and TabM_D (their defaults, CPU) are
 fitted on exactly learnt's training + validation rows with exactly the feature columns learnt kept
-(text and booleans as pandas categories; missing numbers filled with the training median for the
-two MLP peers), and all are scored on the same held-out test rows: accuracy, or R² for
+(dates as learnt's numeric date parts, text and booleans as pandas categories; missing numbers
+filled with the training median for the two MLP peers), and all are scored on the same held-out test rows: accuracy, or R² for
 regression. Wall time per training is printed beside each (learnt: the whole `learnt.train`).
 
 Tables: titanic and diamonds (../shared/data), scikit-learn's diabetes, breast_cancer and wine,
@@ -79,11 +79,18 @@ TABLES = (
 )
 
 
-def peer_inputs(frame: pd.DataFrame, features: list[str], fit_rows: np.ndarray) -> pd.DataFrame:
-    """learnt's feature columns: text, dates and booleans as categories; numbers as floats."""
+def peer_inputs(frame: pd.DataFrame, features: dict[str, str]) -> pd.DataFrame:
+    """learnt's feature columns: dates as the numeric parts learnt uses (year, month, day,
+    weekday, hour); text and booleans as categories; numbers as floats."""
     columns = {}
-    for name in features:
+    for name, kind in features.items():
         column = frame[name]
+        if kind == "datetime":
+            moments = pd.to_datetime(column, errors="coerce")
+            for part in ("year", "month", "day", "weekday", "hour"):
+                values = moments.dt.weekday if part == "weekday" else getattr(moments.dt, part)
+                columns[f"{name}_{part}"] = values.astype(float)
+            continue
         if pd.api.types.is_bool_dtype(column) or not pd.api.types.is_numeric_dtype(column):
             column = column.astype(str).where(column.notna(), "missing").astype("category")
         else:
@@ -148,8 +155,8 @@ def one_table(table: Table, path: Path, seeds: int, work: Path) -> None:
         scores["learnt"].append(float(result.program.manifest.metrics[table.metric]))
         split = result.split
         fit_rows = np.sort(np.concatenate([split.train, split.validation]))
-        features = [c.name for c in result.program.manifest.input_schema.features]
-        inputs = peer_inputs(frame, features, fit_rows)
+        features = {c.name: c.kind for c in result.program.manifest.input_schema.features}
+        inputs = peer_inputs(frame, features)
         for peer in PEERS:
             score, spent = fit_peer(
                 peer, inputs, frame[table.label], fit_rows, split.test, table.metric, seed
