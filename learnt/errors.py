@@ -80,6 +80,12 @@ def closest(name: str, choices: Iterable[str]) -> str:
     return f" Did you mean {', '.join(repr(m) for m in matches)}?" if matches else ""
 
 
+def first_line(error: BaseException, limit: int | None = None) -> str:
+    """The first line of an exception's message (at most `limit` characters), or its type."""
+    text = str(error).strip().splitlines()
+    return text[0][:limit] if text else type(error).__name__
+
+
 def require(module: str, extra: str = "train") -> None:
     """Raise a clear error when an optional `module` is not installed."""
     import importlib.util

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any, get_type_hints
 
 from learnt.errors import UsageError, closest
+from learnt.files import write_text_atomically
 from learnt.kinds import Augment, DataKind, Task
 
 
@@ -183,9 +184,7 @@ def write_settings(settings: TrainSettings, run_dir: Path) -> Path:
     """`settings.json` in the run directory (written atomically): what this run was asked to do."""
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / "settings.json"
-    partial = run_dir / ".settings.json.partial"
-    partial.write_text(json.dumps(settings.as_json(), indent=2) + "\n", encoding="utf-8")
-    partial.replace(path)
+    write_text_atomically(path, json.dumps(settings.as_json(), indent=2) + "\n")
     return path
 
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from learnt.errors import DataError
+from learnt.errors import DataError, first_line
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -120,7 +120,7 @@ def read_dataframe(
         ) from error
     except (ValueError, pd.errors.ParserError, OSError) as error:
         raise DataError(
-            f"{path}: cannot be read as {fmt.upper()}: {_first_line(error)}", file=path
+            f"{path}: cannot be read as {fmt.upper()}: {first_line(error)}", file=path
         ) from error
     if frame.empty:
         raise DataError(f"{path}: has a header but no data rows", file=path)
@@ -233,7 +233,7 @@ def _read_parquet(path: Path, encoding: str = "utf-8") -> Table:
         arrow = pq.read_table(path)
     except Exception as error:  # pyarrow raises several unrelated types for a bad file
         raise DataError(
-            f"{path}: cannot be read as Parquet: {_first_line(error)}", file=path
+            f"{path}: cannot be read as Parquet: {first_line(error)}", file=path
         ) from error
     columns = {}
     for name in arrow.column_names:
@@ -268,11 +268,6 @@ def _decode_message(path: Path, encoding: str) -> str:
             "UTF-8, or name its encoding with --encoding (e.g. --encoding latin-1)"
         )
     return f"{path}: not valid {encoding.upper()}; name the file's encoding with --encoding"
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
 
 
 # --- writing ------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ import numpy as np
 
 from learnt.data.encode import Encoded, check_columns, encode
 from learnt.data.tables import FORMATS, Table, read_table
-from learnt.errors import DataError, ProgramError
+from learnt.errors import DataError, ProgramError, first_line
 
 if TYPE_CHECKING:
     from learnt.runtime.program import Program
@@ -167,11 +167,6 @@ def onnx_session(program: Program) -> Any:
         return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as error:  # onnxruntime raises its own exception types for a bad graph
         raise ProgramError(
-            f"{path}: not a loadable ONNX graph ({first_line(error)}); restore it or retrain",
+            f"{path}: not a loadable ONNX graph ({first_line(error, 300)}); restore it or retrain",
             file=path,
         ) from error
-
-
-def first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0][:300] if text else type(error).__name__

@@ -22,6 +22,7 @@ from torch import nn
 
 from learnt.data.encode import Encoded
 from learnt.errors import FreezeError, UsageError
+from learnt.files import write_text_atomically
 from learnt.runtime.format import MANIFEST, ONNX, WEIGHTS, Manifest
 from learnt.runtime.program import sha256
 
@@ -133,6 +134,4 @@ def write_manifest(manifest: Manifest, directory: Path) -> None:
     )
     manifest.files = {name: sha256(directory / name) for name in names}
     text = json.dumps(manifest.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
-    partial = directory / f".{MANIFEST}.partial"
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(directory / MANIFEST)
+    write_text_atomically(directory / MANIFEST, text)

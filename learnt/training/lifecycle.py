@@ -122,11 +122,16 @@ def run(
     )
     config = architecture_for(settings, prepared, init)
     sized = sized_by(init, len(split.train))
-    if (
-        plans_by_compute(settings, init)
-        and scratch_family(prepared.data_kind, prepared.sizes).ladder
-    ):
-        budget_plan = plan_by_compute(prepared, loop_settings, len(split.validation), settings)
+    family = scratch_family(prepared.data_kind, prepared.sizes)
+    if plans_by_compute(settings, init) and family.ladder is not None:
+        budget_plan = plan_for_budget(
+            family.ladder(prepared.sizes),
+            prepared.train,
+            loop_settings,
+            len(split.validation),
+            settings.time_budget,  # type: ignore[arg-type]
+            settings.seed,
+        )
         config, sized = budget_plan.config, "sized for the time budget"
         loop_settings = within_plan(loop_settings, budget_plan)
         noun = {"images": "images", "text": "texts"}.get(prepared.data_kind, "rows")
@@ -223,21 +228,6 @@ def plans_by_compute(settings: TrainSettings, init: InitPlan) -> bool:
         and init.kind == "random"
         and not settings.arch
         and settings.epochs is None
-    )
-
-
-def plan_by_compute(
-    prepared: Prepared, loop_settings: LoopSettings, validation_rows: int, settings: TrainSettings
-) -> BudgetPlan:
-    family = scratch_family(prepared.data_kind, prepared.sizes)
-    assert family.ladder is not None and settings.time_budget is not None
-    return plan_for_budget(
-        family.ladder(prepared.sizes),
-        prepared.train,
-        loop_settings,
-        validation_rows,
-        settings.time_budget,
-        settings.seed,
     )
 
 

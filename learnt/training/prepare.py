@@ -40,6 +40,7 @@ from learnt.data.schema import (
 from learnt.data.split import Split, split_rows
 from learnt.data.tables import Table, dataframe_to_table, read_dataframe
 from learnt.errors import DataError, UsageError, closest
+from learnt.files import write_text_atomically
 from learnt.kinds import DataKind, Task
 from learnt.runtime.format import (
     TOKENIZER_FILE,
@@ -96,9 +97,7 @@ class Fitted:
             "preprocessing": self.preprocessing.model_dump(mode="json"),
             "labels": self.labels.model_dump(mode="json"),
         }
-        partial = directory / f".{FITTED_JSON}.partial"
-        partial.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-        partial.replace(directory / FITTED_JSON)
+        write_text_atomically(directory / FITTED_JSON, json.dumps(data, indent=1) + "\n")
 
     @classmethod
     def load(cls, directory: Path) -> Fitted:

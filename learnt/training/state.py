@@ -20,7 +20,6 @@ import contextlib
 import dataclasses
 import json
 import math
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ import torch
 from torch import nn
 
 from learnt.errors import UsageError
+from learnt.files import write_text_atomically
 from learnt.runtime.program import sha256
 
 if TYPE_CHECKING:
@@ -224,7 +224,7 @@ class LoopState:
         save_file(tensors, partial)
         data["tensors_sha256"] = sha256(partial)
         partial.replace(directory / STATE_TENSORS)
-        _write_json_atomically(directory / STATE_JSON, data)
+        write_text_atomically(directory / STATE_JSON, json.dumps(data, indent=1))
 
     def load(self, directory: Path) -> None:
         """Restore what `save(directory)` wrote."""
@@ -270,12 +270,3 @@ def drawing_dropout_from(generator: torch.Generator) -> Iterator[None]:
 
 def _part(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
     return {k.removeprefix(prefix): v for k, v in tensors.items() if k.startswith(prefix)}
-
-
-def _write_json_atomically(path: Path, data: dict[str, Any]) -> None:
-    partial = path.parent / f".{path.name}.partial"
-    with open(partial, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=1)
-        handle.flush()
-        os.fsync(handle.fileno())
-    partial.replace(path)

@@ -17,9 +17,9 @@ from safetensors.torch import load_file
 from torch import nn
 
 from learnt.data.encode import Encoded
-from learnt.errors import ProgramError
+from learnt.errors import ProgramError, first_line
 from learnt.runtime.format import WEIGHTS
-from learnt.runtime.predict import Run, first_line
+from learnt.runtime.predict import Run
 from learnt.runtime.program import Program
 from learnt.training.families import build
 
@@ -50,7 +50,7 @@ def load_program_weights(program: Program) -> nn.Module:
         model.load_state_dict(weights, strict=True)
     except RuntimeError as error:
         raise ProgramError(
-            f"{path}: weights do not fit the architecture in program.json: {first_line(error)}",
+            f"{path}: weights do not fit the architecture in program.json: {first_line(error, 300)}",
             file=path,
         ) from error
     return model.eval()
