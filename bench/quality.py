@@ -1,189 +1,214 @@
-"""Test-set quality of `learnt.train` with defaults, next to scikit-learn's gradient boosting.
+"""Tables: learnt's defaults next to the strongest published defaults, on the same splits.
 
-    .venv/bin/python bench/quality.py [--quick]
+    .venv/bin/python bench/quality.py [--quick] [--seeds N] [--table NAME ...] [--peer NAME ...]
+    (needs the benchmark-only peers: pip install -c constraints.txt -e ".[bench]")
 
-For each seed, learnt trains with its defaults (the seed also picks its split), then
-`HistGradientBoostingClassifier` / `HistGradientBoostingRegressor` (defaults, categorical columns
-as pandas categories with `categorical_features="from_dtype"`) is fitted on exactly learnt's
-training + validation rows, using exactly the feature columns learnt kept, and both are scored on
-the same held-out test rows: accuracy on titanic (label survived), R² on diamonds (label price).
-Wall time per training is shown for both (learnt: the whole `learnt.train` — read, split, train,
-freeze, evaluate; gradient boosting: fit and predict on data already in memory).
+For each table and seed, learnt trains with its defaults (the seed also picks its split); then
+scikit-learn's HistGradientBoosting and pytabkit's RealMLP_TD and TabM_D (their defaults, CPU) are
+fitted on exactly learnt's training + validation rows with exactly the feature columns learnt kept
+(dates as learnt's numeric date parts, text and booleans as pandas categories; missing numbers
+filled with the training median for the two MLP peers), and all are scored on the same held-out test rows: accuracy, or R² for
+regression. Wall time per training is printed beside each (learnt: the whole `learnt.train`).
 
-Goal: learnt within 0.01 of gradient boosting (mean over seeds of learnt − HGB ≥ −0.01).
+Tables: titanic and diamonds (../shared/data), scikit-learn's diabetes, breast_cancer and wine,
+and vega_datasets' seattle-weather (label weather, with its dates).
+Goals: learnt ≥ max(peers) − 0.01 on every table (mean over seeds); learnt no slower than TabM_D.
+`--quick`: one seed of titanic, breast_cancer and wine against gradient boosting only.
 """
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from common import (
-    data_file,
-    goal,
-    heading,
-    machine_load,
-    others_watched,
-    parse_args,
-    require_modules,
-)
-
-if TYPE_CHECKING:
-    import pandas as pd
-
-    from learnt.training.lifecycle import TrainResult
+import numpy as np
+import pandas as pd
+from common import data_file, goal, heading, require_modules
 
 GOAL_GAP = 0.01
-MAX_CATEGORIES = 255  # gradient boosting's limit for a categorical feature
+PEERS = ("HGB", "RealMLP_TD", "TabM_D")
 
 
 @dataclass(frozen=True)
-class Task:
-    file: str
+class Table:
+    name: str
     label: str
-    metric: str  # "accuracy" or "r2"
+    metric: str  # accuracy or r2
+    write: Callable[[Path], Path | None]
 
 
-@dataclass(frozen=True)
-class Outcome:
-    seed: int
-    learnt: float
-    boosting: float
-    learnt_seconds: float
-    boosting_seconds: float
+def shared(file: str) -> Callable[[Path], Path | None]:
+    return lambda _: data_file(file)
 
 
-TASKS = (Task("titanic.csv", "survived", "accuracy"), Task("diamonds.csv", "price", "r2"))
+def sklearn_table(loader: str, label: str) -> Callable[[Path], Path]:
+    def write(folder: Path) -> Path:
+        import sklearn.datasets
+
+        frame = getattr(sklearn.datasets, loader)(as_frame=True).frame.rename(
+            columns={"target": label}
+        )
+        path = folder / f"{loader}.csv"
+        frame.to_csv(path, index=False)
+        return path
+
+    return write
 
 
-def train_learnt(path: Path, label: str, seed: int, out: Path) -> tuple[TrainResult, float]:
-    """`learnt.train` with defaults (through `lifecycle.run`, which also returns the split)."""
-    from learnt.settings import make_settings
-    from learnt.training.lifecycle import run
+def seattle_weather(folder: Path) -> Path:
+    from vega_datasets import local_data
 
-    started = time.perf_counter()
-    result = run(path, make_settings(label=label, seed=seed, out=out), suggest_next=False)
-    return result, time.perf_counter() - started
+    path = folder / "seattle-weather.csv"
+    local_data.seattle_weather().to_csv(path, index=False)
+    return path
 
 
-def boosting_inputs(frame: pd.DataFrame, features: list[str]) -> pd.DataFrame:
-    """learnt's feature columns; text and booleans as categories (codes past 255 categories)."""
-    import pandas as pd
+TABLES = (
+    Table("titanic", "survived", "accuracy", shared("titanic.csv")),
+    Table("diamonds", "price", "r2", shared("diamonds.csv")),
+    Table("diabetes", "progression", "r2", sklearn_table("load_diabetes", "progression")),
+    Table(
+        "breast_cancer", "malignant", "accuracy", sklearn_table("load_breast_cancer", "malignant")
+    ),
+    Table("wine", "cultivar", "accuracy", sklearn_table("load_wine", "cultivar")),
+    Table("seattle-weather", "weather", "accuracy", seattle_weather),
+)
 
+
+def peer_inputs(frame: pd.DataFrame, features: dict[str, str]) -> pd.DataFrame:
+    """learnt's feature columns: dates as the numeric parts learnt uses (year, month, day,
+    day of year, weekday, hour); text and booleans as categories; numbers as floats."""
     columns = {}
-    for name in features:
+    for name, kind in features.items():
         column = frame[name]
+        if kind == "datetime":
+            moments = pd.to_datetime(column, errors="coerce")
+            for part in ("year", "month", "day", "day_of_year", "day_of_week", "hour"):
+                values = getattr(moments.dt, part)
+                columns[f"{name}_{part}"] = values.astype(float)
+            continue
         if pd.api.types.is_bool_dtype(column) or not pd.api.types.is_numeric_dtype(column):
-            column = column.astype("category")
-            if len(column.cat.categories) > MAX_CATEGORIES:
-                column = column.cat.codes.astype(float).where(column.notna())
+            column = column.astype(str).where(column.notna(), "missing").astype("category")
+        else:
+            column = column.astype(float)
         columns[name] = column
     return pd.DataFrame(columns)
 
 
-def train_boosting(
-    inputs: pd.DataFrame, labels: pd.Series, result: TrainResult, metric: str, seed: int
+def fill_numbers(inputs: pd.DataFrame, fit_rows: np.ndarray) -> pd.DataFrame:
+    filled = inputs.copy()
+    for name in filled.columns:
+        if not isinstance(filled[name].dtype, pd.CategoricalDtype):
+            filled[name] = filled[name].fillna(filled[name].iloc[fit_rows].median())
+    return filled
+
+
+def fit_peer(
+    peer: str, inputs: pd.DataFrame, labels: pd.Series, fit_rows, test_rows, metric: str, seed: int
 ) -> tuple[float, float]:
-    """(test score, seconds) of gradient boosting fitted on learnt's train + validation rows."""
-    import numpy as np
-    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
     from sklearn.metrics import accuracy_score, r2_score
 
-    split = result.split
-    fit_rows = np.sort(np.concatenate([split.train, split.validation]))
-    kind = HistGradientBoostingClassifier if metric == "accuracy" else HistGradientBoostingRegressor
-    model = kind(categorical_features="from_dtype", random_state=seed)
+    classify = metric == "accuracy"
+    if peer == "HGB":
+        from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+        kind = HistGradientBoostingClassifier if classify else HistGradientBoostingRegressor
+        model = kind(categorical_features="from_dtype", random_state=seed)
+    else:
+        import pytabkit
+
+        name = f"{peer}_{'Classifier' if classify else 'Regressor'}"
+        model = getattr(pytabkit, name)(random_state=seed, device="cpu", verbosity=0)
+        inputs = fill_numbers(inputs, fit_rows)
+    targets = labels.astype(str) if classify else labels.astype(float)
     started = time.perf_counter()
-    model.fit(inputs.iloc[fit_rows], labels.iloc[fit_rows])
-    predicted = model.predict(inputs.iloc[split.test])
+    model.fit(inputs.iloc[fit_rows], targets.iloc[fit_rows])
+    predicted = model.predict(inputs.iloc[test_rows])
     seconds = time.perf_counter() - started
-    score = accuracy_score if metric == "accuracy" else r2_score
-    return float(score(labels.iloc[split.test], predicted)), seconds
+    truth = targets.iloc[test_rows]
+    score = (
+        accuracy_score(truth, np.asarray(predicted).astype(str))
+        if classify
+        else r2_score(truth, predicted)
+    )
+    return float(score), seconds
 
 
-def labelled(path: Path, label: str) -> pd.DataFrame:
-    """The rows with a label, in file order: what learnt's split positions refer to."""
-    import pandas as pd
+def one_table(table: Table, path: Path, seeds: int, peers: list[str], work: Path) -> None:
+    from learnt.settings import make_settings
+    from learnt.training.lifecycle import run
 
     frame = pd.read_csv(path, low_memory=False)
-    return frame[frame[label].notna()].reset_index(drop=True)
-
-
-def one_seed(
-    task: Task, path: Path, frame: pd.DataFrame, seed: int, work: Path
-) -> tuple[Outcome, list[str]]:
-    """Train both on one split; return the scores and the feature columns learnt kept."""
-    result, learnt_seconds = train_learnt(path, task.label, seed, work / f"seed-{seed}")
-    split = result.split
-    if len(split.train) + len(split.validation) + len(split.test) != len(frame):
-        raise SystemExit(f"{path}: learnt labelled a different number of rows than pandas")
-    features = [c.name for c in result.program.manifest.input_schema.features]
-    inputs = boosting_inputs(frame, features)
-    score, boosting_seconds = train_boosting(inputs, frame[task.label], result, task.metric, seed)
-    ours = float(result.program.manifest.metrics[task.metric])
-    return Outcome(seed, ours, score, learnt_seconds, boosting_seconds), features
-
-
-def compare(task: Task, path: Path, seeds: range) -> None:
-    """Print one table: per seed, learnt's and gradient boosting's test score and the gap."""
-    frame = labelled(path, task.label)
-    heading(f"{task.file} (label {task.label}), test {task.metric}, seeds {seeds[0]}–{seeds[-1]}")
-    print(f"  {'seed':>4}  {'learnt':>8}  {'HGB':>8}  {'learnt−HGB':>10}")
-    outcomes = []
-    with tempfile.TemporaryDirectory() as tmp, others_watched():
-        for seed in seeds:
-            outcome, features = one_seed(task, path, frame, seed, Path(tmp))
-            outcomes.append(outcome)
-            print(
-                f"  {seed:>4}  {outcome.learnt:8.4f}  {outcome.boosting:8.4f}  "
-                f"{outcome.learnt - outcome.boosting:+10.4f}",
-                flush=True,
+    frame = frame[frame[table.label].notna()].reset_index(drop=True)
+    heading(f"{table.name} (label {table.label}, {len(frame):,} rows), test {table.metric}")
+    scores: dict[str, list[float]] = {side: [] for side in ("learnt", *peers)}
+    seconds: dict[str, list[float]] = {side: [] for side in ("learnt", *peers)}
+    for seed in range(seeds):
+        started = time.perf_counter()
+        settings = make_settings(label=table.label, seed=seed, out=work / f"{table.name}-{seed}")
+        result = run(path, settings, suggest_next=False)
+        seconds["learnt"].append(time.perf_counter() - started)
+        scores["learnt"].append(float(result.program.manifest.metrics[table.metric]))
+        split = result.split
+        fit_rows = np.sort(np.concatenate([split.train, split.validation]))
+        features = {c.name: c.kind for c in result.program.manifest.input_schema.features}
+        inputs = peer_inputs(frame, features)
+        for peer in peers:
+            score, spent = fit_peer(
+                peer, inputs, frame[table.label], fit_rows, split.test, table.metric, seed
             )
-    print(f"  features both used (last seed): {', '.join(features)}")
-    summarise(task, outcomes)
-
-
-def summarise(task: Task, outcomes: list[Outcome]) -> None:
-    """Mean scores, mean gap, mean wall time per training, and the goal line."""
-
-    def mean(values: list[float]) -> float:
-        return sum(values) / len(values)
-
-    gaps = [o.learnt - o.boosting for o in outcomes]
-    gap = mean(gaps)
-    print(
-        f"  mean  {mean([o.learnt for o in outcomes]):8.4f}  "
-        f"{mean([o.boosting for o in outcomes]):8.4f}  {gap:+10.4f}"
-        f"  (median gap {statistics.median(gaps):+.4f}, worst {min(gaps):+.4f})"
-    )
-    learnt_s = mean([o.learnt_seconds for o in outcomes])
-    boosting_s = mean([o.boosting_seconds for o in outcomes])
-    print(
-        f"  mean wall time per training: learnt {learnt_s:.1f} s, HGB {boosting_s:.2f} s "
-        f"({learnt_s / boosting_s:.0f}×)"
-    )
+            scores[peer].append(score)
+            seconds[peer].append(spent)
+        line = "  ".join(f"{side} {scores[side][-1]:.4f}" for side in scores)
+        print(f"  seed {seed}: {line}", flush=True)
+    means = {side: statistics.mean(values) for side, values in scores.items()}
+    times = {side: statistics.mean(values) for side, values in seconds.items()}
+    for side in scores:
+        print(f"  {side:<11} mean {means[side]:.4f}   {times[side]:7.1f} s per training")
+    best_peer = max(peers, key=lambda p: means[p])
+    gap = means["learnt"] - means[best_peer]
     goal(
-        f"{task.file} {task.metric}: learnt within {GOAL_GAP} of HGB (mean gap {gap:+.4f})",
+        f"{table.name}: learnt ≥ best peer ({best_peer}) − {GOAL_GAP} over {seeds} seed(s) "
+        f"(got {gap:+.4f})",
         gap >= -GOAL_GAP,
     )
+    if "TabM_D" in peers:
+        goal(
+            f"{table.name}: learnt no slower than TabM_D ({times['learnt']:.1f} s vs "
+            f"{times['TabM_D']:.1f} s)",
+            times["learnt"] <= times["TabM_D"],
+        )
 
 
 def main() -> None:
-    args = parse_args(__doc__.splitlines()[0])
-    require_modules("torch", "sklearn", "pandas")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one seed, three small tables, HGB")
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--table", action="append", choices=[t.name for t in TABLES])
+    parser.add_argument("--peer", action="append", choices=PEERS)
+    args = parser.parse_args()
+    if args.quick:
+        args.seeds, args.table = 1, args.table or ["titanic", "breast_cancer", "wine"]
+        args.peer = args.peer or ["HGB"]
+    peers = args.peer or list(PEERS)
+    needed = ["torch", "sklearn", "vega_datasets"] + (["pytabkit"] if set(peers) - {"HGB"} else [])
+    require_modules(*needed)
     from learnt.console import set_quiet
 
     set_quiet(True)
-    machine_load()
-    seeds = range(2) if args.quick else range(5)
-    for task in TASKS:
-        path = data_file(task.file)
-        if path is not None:
-            compare(task, path, seeds)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        for table in TABLES:
+            if args.table and table.name not in args.table:
+                continue
+            path = table.write(work)
+            if path is not None:
+                one_table(table, path, args.seeds, peers, work)
 
 
 if __name__ == "__main__":

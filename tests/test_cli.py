@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from learnt.cli import app, main
 from learnt.errors import UsageError
+from learnt.runtime.format import FORMAT_VERSION
 
 TITANIC = Path(__file__).parent / "data" / "titanic.csv"
 STOP_REASONS = {
@@ -202,7 +203,7 @@ def test_inspect_json_is_the_manifest(titanic_program) -> None:
     assert manifest == json.loads(
         (titanic_program.path / "program.json").read_text(encoding="utf-8")
     )
-    assert manifest["format_version"] == 1
+    assert manifest["format_version"] == FORMAT_VERSION
     assert manifest["task"] == "classification"
     assert manifest["input_schema"]["label"] == "survived"
     assert manifest["labels"]["classes"] == [0, 1]
@@ -216,7 +217,7 @@ def test_inspect_for_people(titanic_program) -> None:
     assert result.stdout == ""
     text = " ".join(result.stderr.split())
     for fragment in (
-        "format 1",
+        f"format {FORMAT_VERSION}",
         "classification",
         "label survived",
         "architecture mlp",

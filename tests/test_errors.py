@@ -17,6 +17,7 @@ import pytest
 
 from learnt.cli import main
 from learnt.errors import DataError, ProgramError
+from learnt.runtime.format import FORMAT_VERSION
 
 TITANIC = Path(__file__).parent / "data" / "titanic.csv"
 
@@ -623,8 +624,10 @@ def test_unreadable_weights_on_the_torch_runtime(
 def test_a_newer_format_version_says_to_upgrade(
     cli: Callable[..., Outcome], program_copy: Path
 ) -> None:
-    edit_manifest(program_copy, lambda m: m.update(format_version=2))
-    assert_user_error(cli("inspect", "program"), "format version 2", "upgrade learnt")
+    edit_manifest(program_copy, lambda m: m.update(format_version=FORMAT_VERSION + 1))
+    assert_user_error(
+        cli("inspect", "program"), f"format version {FORMAT_VERSION + 1}", "upgrade learnt"
+    )
     edit_manifest(program_copy, lambda m: m.update(format_version=True))
     assert_user_error(cli("inspect", "program"), "format version True is not supported")
 

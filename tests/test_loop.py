@@ -88,8 +88,9 @@ def test_fit_matches_a_plain_pytorch_loop_step_for_step() -> None:
         order = torch.randperm(len(train), generator=generator)
         for start in range(0, len(train), 64):
             rows = order[start : start + 64]
+            outputs = reference(numeric[rows], categorical[rows])  # [B, members, classes]
             loss = nn.functional.cross_entropy(
-                reference(numeric[rows], categorical[rows]), train.targets[rows]
+                outputs.flatten(0, 1), train.targets[rows].repeat_interleave(outputs.shape[1])
             )
             optimizer.zero_grad()
             loss.backward()

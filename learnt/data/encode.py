@@ -43,7 +43,7 @@ from learnt.runtime.format import (
 MISSING = frozenset({"", "na", "n/a", "nan", "-nan", "null", "none", "<na>", "nat", "#n/a"})
 MAX_CATEGORIES = 1000
 MIN_CATEGORY_COUNT = 2  # rarer training values share the "unknown" slot, so that slot is trained
-DATE_PARTS = ("year", "month", "day", "weekday", "hour")
+DATE_PARTS = ("year", "month", "day", "dayofyear", "weekday", "hour")
 INTEGER = re.compile(r"^[+-]?\d+$")
 
 
@@ -160,6 +160,7 @@ def date_part(moments: np.ndarray, part: str) -> np.ndarray:
         "year": lambda: years.astype(np.int64) + 1970,
         "month": lambda: (months - years).astype(np.int64) + 1,
         "day": lambda: (days - months).astype(np.int64) + 1,
+        "dayofyear": lambda: (days - years).astype(np.int64) + 1,  # the season, in one number
         "weekday": lambda: (days.astype(np.int64) + 3) % 7,  # Monday = 0; 1970-01-01 was a Thursday
         "hour": lambda: (safe - days).astype(np.int64) // 3600,
     }[part]()

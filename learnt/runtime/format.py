@@ -28,8 +28,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from learnt.kinds import DataKind, Task
 
-FORMAT_VERSION = 1
-READABLE_VERSIONS = frozenset({1})
+# Version 2 (learnt 0.3): an MLP may be an ensemble (`members`) and read periodic embeddings of
+# its numeric inputs (`frequencies`); dates gain a day-of-year part. A version 1 program is a
+# version 2 program with none of these, so it is read as it is.
+FORMAT_VERSION = 2
+READABLE_VERSIONS = frozenset({1, 2})
 MANIFEST = "program.json"
 WEIGHTS = "weights.safetensors"
 ONNX = "model.onnx"
@@ -39,7 +42,7 @@ TOKENIZER_FILE = "tokenizer.json"
 UNKNOWN, MISSING_SLOT, FIRST_CATEGORY = 0, 1, 2
 
 Kind = Literal["numeric", "boolean", "categorical", "datetime", "image", "text"]
-Transform = Literal["number", "boolean", "year", "month", "day", "weekday", "hour"]
+Transform = Literal["number", "boolean", "year", "month", "day", "dayofyear", "weekday", "hour"]
 
 
 class Model(BaseModel):
@@ -202,22 +205,41 @@ class MLPConfig(Model):
     cardinalities: list[Annotated[int, Field(ge=1)]]
     embedding_dims: list[Width]
     n_outputs: Outputs
+    members: Annotated[int, Field(ge=1, le=64)] = 1  # an ensemble sharing one network (TabM)
+    # numeric inputs also as periodic embeddings (0: as they are only): per input, `frequencies`
+    # trained frequencies → cos, sin → a linear layer shared by the inputs → `periodic_width`, ReLU
+    frequencies: Annotated[int, Field(ge=0, le=1024)] = 0
+    periodic_width: Annotated[int, Field(ge=1, le=1024)] = 16
+
+    @property
+    def n_inputs(self) -> int:
+        """The width of the concatenated inputs the first layer reads."""
+        periodic = self.n_numeric * self.periodic_width if self.frequencies else 0
+        return self.n_numeric + periodic + sum(self.embedding_dims)
 
     def describe(self) -> str:
-        return f"mlp {self.depth}×{self.width}"
+        ensemble = f", {self.members} members" if self.members > 1 else ""
+        return f"mlp {self.depth}×{self.width}{ensemble}"
 
     def shape(self) -> str:
         """The network layer by layer: inputs → hidden widths → outputs."""
-        inputs = self.n_numeric + sum(self.embedding_dims)
+        periodic = f" + {self.n_numeric * self.periodic_width} periodic" if self.frequencies else ""
         embeddings = (
             f" + {sum(self.embedding_dims)} from {len(self.cardinalities)} embeddings"
             if self.cardinalities
             else ""
         )
         hidden = " → ".join([str(self.width)] * self.depth)
+        ensemble = (
+            f"; {self.members} members share the layers, each with its own input scales and "
+            "output layer, their predictions averaged"
+            if self.members > 1
+            else ""
+        )
         return (
-            f"mlp {self.depth}×{self.width}: {inputs} inputs ({self.n_numeric} numeric{embeddings})"
-            f" → {hidden} → {self.n_outputs} outputs, ReLU, dropout {self.dropout:g}"
+            f"mlp {self.depth}×{self.width}: {self.n_inputs} inputs "
+            f"({self.n_numeric} numeric{periodic}{embeddings})"
+            f" → {hidden} → {self.n_outputs} outputs, ReLU, dropout {self.dropout:g}{ensemble}"
         )
 
 

@@ -211,13 +211,25 @@ def validate(model: nn.Module, validation: LoopData, task: Task, state: TrainSta
 
 
 def training_loss(task: Task) -> nn.Module:
-    """Cross-entropy on logits [B, classes]; mean squared error on standardised values [B, 1]."""
-    return nn.CrossEntropyLoss() if task == "classification" else SquaredError()
+    """Cross-entropy on logits [B, classes]; mean squared error on standardised values [B, 1].
+    An ensemble's outputs in training, [B, members, …], train each member on its own loss."""
+    return CrossEntropy() if task == "classification" else SquaredError()
+
+
+class CrossEntropy(nn.Module):
+    def forward(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        if outputs.dim() == 3:  # [B, M, classes] → [B·M, classes]
+            targets = targets.repeat_interleave(outputs.shape[1])
+            outputs = outputs.flatten(0, 1)
+        return nn.functional.cross_entropy(outputs, targets)
 
 
 class SquaredError(nn.Module):
     def forward(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        return nn.functional.mse_loss(outputs.squeeze(1), targets)  # [B, 1] → [B]
+        values = outputs.squeeze(-1)  # [B, 1] → [B], or [B, M, 1] → [B, M]
+        return nn.functional.mse_loss(
+            values, targets.view(-1, *[1] * (values.dim() - 1)).expand_as(values)
+        )
 
 
 def planned_steps(rows: int, settings: LoopSettings) -> int:

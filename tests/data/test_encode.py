@@ -81,7 +81,7 @@ def test_booleans_and_dates() -> None:
     )
     preprocessing = fit_preprocessing(train, schema)
     transforms = [n.transform for n in preprocessing.numeric]
-    assert transforms == ["boolean", "year", "month", "day", "weekday", "hour"]
+    assert transforms == ["boolean", "year", "month", "day", "dayofyear", "weekday", "hour"]
     assert preprocessing.numeric[0].true_value == "yes"
 
 
