@@ -72,6 +72,8 @@ def train(
     result = run(data, make_settings(**given))
     if json_output:
         print_json(result.as_json())
+    if result.state.stop_reason == "interrupted":
+        sys.exit(130)  # the program holds the best parameters so far; a checkpoint can resume
 
 
 def settings_parameters() -> list[introspect.Parameter]:

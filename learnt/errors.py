@@ -64,6 +64,12 @@ class MissingDependencyError(LearntError):
     """An optional dependency is needed for this step (e.g. torch for training)."""
 
 
+class TrainingError(LearntError):
+    """Training produced nothing worth freezing (the loss diverged before any epoch improved)."""
+
+    exit_code = 1
+
+
 class FreezeError(LearntError):
     """A trained network could not be frozen into a program (a fault in learnt, not in the input)."""
 

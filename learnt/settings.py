@@ -114,6 +114,17 @@ class TrainSettings:
         Path | None, Flag("Run directory (holds program/ and metrics.jsonl).", "runs/<data name>")
     ] = None
     force: Annotated[bool, Flag("Replace an existing program in the run directory.")] = False
+    resume: Annotated[
+        Path | None,
+        Flag("Continue the killed or interrupted run in this run directory.", default_shown=False),
+    ] = None
+    checkpoint_steps: Annotated[
+        int, Flag("Save a checkpoint every this many steps (0: not by steps).", ge=0)
+    ] = 1000
+    checkpoint_seconds: Annotated[
+        float, Flag("Save a checkpoint every this many seconds (0: not by time).", ge=0)
+    ] = 600
+    keep_checkpoints: Annotated[int, Flag("Checkpoints kept in the run directory.", ge=1)] = 2
 
     def as_json(self) -> dict[str, Any]:
         """The settings as JSON-ready data (paths as strings), for `settings.json` and provenance."""

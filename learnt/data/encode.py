@@ -104,7 +104,23 @@ def _canonical(text: str) -> str | None:
 
 
 def parse_numbers(column: np.ndarray, table: Table, name: str) -> np.ndarray:
-    """float64 values with NaN where missing; a clear error naming the first unparsable cell."""
+    """float64 values with NaN where missing; a clear error naming the first unparsable cell.
+
+    Infinity (`inf`, `1e999`) is refused like text: no standardisation or clipping can place it.
+    """
+    numbers = _parse_floats(column, table, name)
+    infinite = np.flatnonzero(np.isinf(numbers))
+    if len(infinite):
+        row = int(infinite[0])
+        raise DataError(
+            f"{table.where(row, name)}: expected a finite number, got {_plain(column[row])!r}; "
+            "leave the cell empty if the value is missing",
+            **table.place(row, name),
+        )
+    return numbers
+
+
+def _parse_floats(column: np.ndarray, table: Table, name: str) -> np.ndarray:
     if column.dtype.kind in "fiub":
         return column.astype(np.float64)
     text = column.astype(str)
@@ -121,7 +137,8 @@ def parse_numbers(column: np.ndarray, table: Table, name: str) -> np.ndarray:
                     float(str(value))
                 except ValueError:
                     raise DataError(
-                        f"{table.where(row, name)}: expected a number, got {value!r}",
+                        f"{table.where(row, name)}: expected a number, got {value!r}; "
+                        "leave the cell empty if the value is missing",
                         **table.place(row, name),
                     ) from None
         raise
@@ -183,19 +200,19 @@ def fit_preprocessing(table: Table, schema: Schema) -> Preprocessing:
                 _fit_numeric(feature.name, "number", parse_numbers(column, table, feature.name))
             )
         elif feature.kind == "boolean":
-            true_value = _true_value(canonical_strings(column))
+            true_value, false_value = _boolean_values(canonical_strings(column))
             spec = NumericInput(
                 column=feature.name,
                 transform="boolean",
                 true_value=true_value,
+                false_value=false_value,
                 median=0,
                 mean=0,
                 std=1,
                 indicator=False,
             )
-            numeric.append(
-                _fit_numeric(feature.name, "boolean", _raw_values(spec, column, table), true_value)
-            )
+            values = _raw_values(spec, column, table)
+            numeric.append(_fit_numeric(feature.name, "boolean", values, true_value, false_value))
         else:
             moments = parse_datetimes(column, table, feature.name)
             for part in DATE_PARTS:
@@ -206,7 +223,11 @@ def fit_preprocessing(table: Table, schema: Schema) -> Preprocessing:
 
 
 def _fit_numeric(
-    column: str, transform: Transform, values: np.ndarray, true_value: str | None = None
+    column: str,
+    transform: Transform,
+    values: np.ndarray,
+    true_value: str | None = None,
+    false_value: str | None = None,
 ) -> NumericInput:
     finite = values[np.isfinite(values)]
     median = float(np.median(finite)) if len(finite) else 0.0
@@ -216,6 +237,7 @@ def _fit_numeric(
         column=column,
         transform=transform,
         true_value=true_value,
+        false_value=false_value,
         median=median,
         mean=float(filled.mean()),
         std=std if std > 0 else 1.0,
@@ -225,13 +247,15 @@ def _fit_numeric(
     )
 
 
-def _true_value(canonical: np.ndarray) -> str:
-    """The value read as 1 in a two-valued column: True, yes, 1 … or else the later one in order."""
+def _boolean_values(canonical: np.ndarray) -> tuple[str, str | None]:
+    """(the value read as 1, the value read as 0) of a two-valued column: 1 is True, yes, 1 … or
+    else the later one in order."""
     present = sorted({v for v in canonical.tolist() if v is not None})
-    for value in present:
-        if value.lower() in ("true", "yes", "y", "t", "1"):
-            return value
-    return present[-1]
+    true_value = next(
+        (v for v in present if v.lower() in ("true", "yes", "y", "t", "1")), present[-1]
+    )
+    others = [v for v in present if v != true_value]
+    return true_value, others[0] if others else None
 
 
 def _fit_categories(name: str, column: np.ndarray) -> CategoricalInput:
@@ -253,10 +277,32 @@ def fit_labels(labels: np.ndarray, task: Task) -> LabelEncoding:
                 first_raw[key] = _json_value(raw)
         classes = [first_raw[k] for k in sorted(first_raw, key=_class_order)]
         return LabelEncoding(task=task, classes=classes)
-    numbers = labels.astype(np.float64)
+    numbers = _floats_or_nan(labels)
     numbers = numbers[np.isfinite(numbers)]
+    if not len(numbers):  # no number at all: `encode_labels` names the first bad cell
+        return LabelEncoding(task=task, mean=0.0, std=1.0)
     std = float(numbers.std())
     return LabelEncoding(task=task, mean=float(numbers.mean()), std=std if std > 0 else 1.0)
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds, for messages (`inf`, not `np.float64(inf)`)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _floats_or_nan(values: np.ndarray) -> np.ndarray:
+    """float64 values, NaN for any that is not a number (`encode_labels` names those)."""
+    try:
+        return values.astype(np.float64)
+    except (ValueError, TypeError):
+        return np.array([_float_or_nan(v) for v in values.tolist()], dtype=np.float64)
+
+
+def _float_or_nan(value: Any) -> float:
+    try:
+        return float(value)
+    except (ValueError, TypeError):
+        return float("nan")
 
 
 def _class_order(key: str) -> tuple[int, float, str]:
@@ -269,7 +315,7 @@ def _class_order(key: str) -> tuple[int, float, str]:
 def _json_value(value: Any) -> Any:
     if isinstance(value, np.generic):
         value = value.item()
-    if isinstance(value, float) and value == int(value):
+    if isinstance(value, float) and np.isfinite(value) and value == int(value):
         return int(value)
     return value
 
@@ -367,13 +413,26 @@ def _raw_values(
     if spec.transform == "number":
         return parse_numbers(column, table, spec.column)
     if spec.transform == "boolean":
-        canonical = canonical_strings(column)
-        known = canonical != None  # noqa: E711 - elementwise comparison with None
-        return np.where(known, (canonical == spec.true_value).astype(np.float64), np.nan)
+        return _boolean_numbers(spec, canonical_strings(column))
     cache = {} if cache is None else cache
     if spec.column not in cache:
         cache[spec.column] = parse_datetimes(column, table, spec.column)
     return date_part(cache[spec.column], spec.transform)
+
+
+def _boolean_numbers(spec: NumericInput, canonical: np.ndarray) -> np.ndarray:
+    """1 for the true value, 0 for the false one, NaN (missing) for anything else.
+
+    A value training never saw (a third value, e.g. 'other') is read as missing — the training
+    median, with the missing indicator where training had one — like an unseen category, never as
+    the false value. Programs that did not record their false value read any other value as 0.
+    """
+    ones = (canonical == spec.true_value).astype(np.float64)
+    if spec.false_value is None:
+        known = canonical != None  # noqa: E711 - elementwise comparison with None
+    else:
+        known = ones.astype(bool) | (canonical == spec.false_value)
+    return np.where(known, ones, np.nan)
 
 
 def encode_categories(column: np.ndarray, categories: list[str]) -> np.ndarray:
@@ -396,17 +455,48 @@ def encode_labels(
         if unknown:
             row = int(np.flatnonzero(inverse == uniques.index(unknown[0]))[0])
             raise DataError(
-                f"{table.where(row, label)}: label {column[row]!r} is not one of the program's classes "
+                f"{table.where(row, label)}: label {_plain(column[row])!r} is not one of the program's classes "
                 f"{encoding.classes}",
                 **table.place(row, label),
             )
+        refuse_infinite_labels(column, table, label)
         codes = np.array([-1 if u is None else index[u] for u in uniques] or [-1], dtype=np.int64)[
             inverse
         ]
         known = np.flatnonzero(codes >= 0)
         return codes[known], known
-    numbers = parse_numbers(column, table, label)
+    numbers = parse_label_numbers(column, table, label)
     known = np.isfinite(numbers)
     return ((numbers[known] - encoding.mean) / encoding.std).astype(np.float32), np.flatnonzero(
         known
     )
+
+
+def parse_label_numbers(column: np.ndarray, table: Table, label: str) -> np.ndarray:
+    """A regression label as float64 (NaN where missing); text or infinity is an error."""
+    try:
+        return parse_numbers(column, table, label)
+    except DataError as error:
+        raise DataError(
+            f"{error.message} (regression needs a number in every labelled row)",
+            file=error.file,
+            row=error.row,
+            column=error.column,
+        ) from None
+
+
+def refuse_infinite_labels(column: np.ndarray, table: Table, label: str) -> None:
+    """A clear error for a class label that is an infinite number (there is no such class)."""
+    if column.dtype.kind == "f":
+        infinite = np.isinf(column)
+    elif column.dtype == object:
+        infinite = np.array([isinstance(v, float) and np.isinf(v) for v in column.tolist()])
+    else:
+        return
+    rows = np.flatnonzero(infinite)
+    if len(rows):
+        row = int(rows[0])
+        raise DataError(
+            f"{table.where(row, label)}: label {_plain(column[row])!r} is infinite; expected a class",
+            **table.place(row, label),
+        )

@@ -5,7 +5,7 @@
 
 Pillow decodes every image exactly once: EXIF orientation applied, the first frame of a GIF,
 grayscale/RGB/RGBA/palette brought to the program's channel count (transparency composited on
-white), the shorter side resized to the input size and the centre cropped square. The result is
+white; 16-bit grey scaled to 8 bits, 65535 → 255), the shorter side resized to the input size and the centre cropped square. The result is
 one `uint8 [N, C, S, S]` array — in memory up to `IN_MEMORY_BYTES`, a memory-mapped file beyond —
 so training epochs never touch Pillow. Pillow's decompression-bomb limit is kept: an image over it
 is a bad file like a corrupt one, named in the error (or skipped and counted with `--skip-bad`).
@@ -25,14 +25,15 @@ from typing import Any, Literal
 import numpy as np
 
 from learnt.data.tables import Table
-from learnt.errors import DataError, require
+from learnt.errors import DataError, first_line, require
 from learnt.runtime.format import ImageInput
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 IN_MEMORY_BYTES = 2 * 1024**3  # a larger store is a memory-mapped file in the run directory
 MAX_SIZE, MIN_SIZE = 64, 16  # the chosen input size is the median shorter side, within these
 SURVEY_SAMPLE = 256
-GRAYSCALE_MODES = frozenset({"1", "L", "LA", "I", "I;16", "F"})
+GRAYSCALE_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"})
+SIXTEEN_BIT_MODES = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N"})
 
 
 class BadImage(Exception):
@@ -59,10 +60,13 @@ def read_image_folder(root: Path) -> Table:
     """A table with `path` and `label` columns from `root/<class>/…` (one sub-folder per class)."""
     if not root.exists():
         raise DataError(f"{root}: no such folder", file=root)
+    links: list[Path] = []
     try:
-        folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        entries = sorted(p for p in root.iterdir() if not p.name.startswith("."))
     except PermissionError as error:
         raise DataError(f"{root}: cannot be read (permission denied)", file=root) from error
+    links += [p for p in entries if p.is_symlink() and p.is_dir()]
+    folders = [p for p in entries if p.is_dir() and not p.is_symlink()]
     if len(folders) < 2:
         raise DataError(
             f"{root}: found {len(folders)} class folder{'s' if len(folders) != 1 else ''}; expected one "
@@ -71,7 +75,7 @@ def read_image_folder(root: Path) -> Table:
     paths: list[str] = []
     labels: list[str] = []
     for folder in folders:
-        images = find_images([folder])
+        images = images_under(folder, root, links)
         if not images:
             raise DataError(
                 f"{folder}: class folder '{folder.name}' has no images "
@@ -79,6 +83,7 @@ def read_image_folder(root: Path) -> Table:
             )
         paths += [str(p) for p in images]
         labels += [folder.name] * len(images)
+    report_links(links, root)
     return Table(
         {"path": np.array(paths, dtype=object), "label": np.array(labels, dtype=object)}, str(root)
     )
@@ -87,20 +92,12 @@ def read_image_folder(root: Path) -> Table:
 def find_images(sources: Sequence[Path]) -> list[Path]:
     """Image files among `sources`: files as given, folders searched recursively (sorted)."""
     found: list[Path] = []
+    links: list[Path] = []
     for source in sources:
         if source.is_dir():
-            try:
-                found += sorted(
-                    p
-                    for p in source.rglob("*")
-                    if p.suffix.lower() in IMAGE_SUFFIXES
-                    and p.is_file()
-                    and not any(part.startswith(".") for part in p.relative_to(source).parts)
-                )
-            except PermissionError as error:
-                raise DataError(
-                    f"{source}: cannot be read (permission denied)", file=source
-                ) from error
+            found += images_under(source, source, links)
+            report_links(links, source)
+            links.clear()
         elif source.exists():
             found.append(source)
         else:
@@ -108,14 +105,65 @@ def find_images(sources: Sequence[Path]) -> list[Path]:
     return found
 
 
+def images_under(folder: Path, root: Path, links: list[Path]) -> list[Path]:
+    """Image files under `folder` (sorted, hidden entries left out).
+
+    Symbolic links are never followed into folders (no loops, nothing outside `root`); a link to a
+    file is followed only when the file lies inside `root`. Links left out are added to `links`.
+    """
+    inside = root.resolve()
+
+    def refuse(error: OSError) -> None:
+        raise DataError(f"{error.filename}: cannot be read ({error.strerror})", file=error.filename)
+
+    found: list[Path] = []
+    for directory, subfolders, files in os.walk(folder, onerror=refuse):
+        here = Path(directory)
+        subfolders[:] = [d for d in subfolders if not d.startswith(".")]
+        links += [here / d for d in subfolders if (here / d).is_symlink()]
+        subfolders[:] = [d for d in subfolders if not (here / d).is_symlink()]
+        for name in files:
+            path = here / name
+            if name.startswith(".") or path.suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            if path.is_symlink() and not (path.resolve().is_relative_to(inside) and path.is_file()):
+                links.append(path)
+                continue
+            found.append(path)
+    return sorted(found)
+
+
+def report_links(links: list[Path], root: Path) -> None:
+    """Say how many symbolic links were left out, naming a few."""
+    if not links:
+        return
+    from learnt.console import say, step
+
+    names = ", ".join(str(p) for p in links[:3]) + (
+        f" and {len(links) - 3} more" if len(links) > 3 else ""
+    )
+    say(
+        step(
+            "images",
+            f"left out {len(links)} symbolic link{'s' if len(links) != 1 else ''} in {root} "
+            f"(links are followed only to image files inside it): {names}",
+        )
+    )
+
+
 def image_table(sources: Sequence[Path]) -> Table:
     """A one-column (`path`) table of the images in files and folders, for prediction."""
     images = find_images(sources)
+    named = name_sources(sources)
     if not images:
-        raise DataError(f"{', '.join(map(str, sources))}: no images found")
-    return Table(
-        {"path": np.array([str(p) for p in images], dtype=object)}, ", ".join(map(str, sources))
-    )
+        raise DataError(f"{named}: no images found")
+    return Table({"path": np.array([str(p) for p in images], dtype=object)}, named)
+
+
+def name_sources(sources: Sequence[Path], limit: int = 3) -> str:
+    """'a.png, b.png, c.png and 297 more': the inputs, short enough for one line of a message."""
+    listed = ", ".join(str(s) for s in sources[:limit])
+    return listed + (f" and {len(sources) - limit} more" if len(sources) > limit else "")
 
 
 def resolve_paths(column: np.ndarray, base: Path) -> list[str]:
@@ -191,18 +239,31 @@ def decode_image(path: str, size: int, channels: int) -> np.ndarray:
     except PermissionError as error:
         raise BadImage("cannot be read (permission denied)") from error
     except (OSError, SyntaxError, ValueError, EOFError) as error:
-        raise BadImage(f"corrupt or truncated ({error})") from error
+        raise BadImage(f"corrupt or truncated ({first_line(error, 160)})") from error
     return pixels[None] if channels == 1 else pixels.transpose(2, 0, 1)  # [H, W, C] → [C, H, W]
 
 
 def to_channels(image: Any, channels: int) -> Any:
-    """Grayscale ('L') or RGB; transparent pixels composited on white."""
+    """Grayscale ('L') or RGB; transparent pixels composited on white; 16-bit grey scaled to 8."""
     from PIL import Image
 
+    if image.mode in SIXTEEN_BIT_MODES:
+        image = to_eight_bits(image)
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
     return image.convert("L" if channels == 1 else "RGB")
+
+
+def to_eight_bits(image: Any) -> Any:
+    """A 16-bit grey image (I;16, or I holding values above 255) as 8-bit 'L': value / 257, so
+    65535 is white. Pillow's own conversion clips instead, which turns most 16-bit images white."""
+    from PIL import Image
+
+    values = np.asarray(image, dtype=np.float64)
+    if image.mode.startswith("I;16") or (values.size and values.max() > 255):
+        values = values / 257
+    return Image.fromarray(np.clip(np.rint(values), 0, 255).astype(np.uint8))
 
 
 def centre_square(image: Any, size: int) -> Any:

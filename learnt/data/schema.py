@@ -10,6 +10,9 @@ The rules, applied to the training table once and printed:
 * paths ending in an image extension (`.png`, `.jpg`, …) are an **image** column, and free text
   (5+ words and 25+ characters on average, mostly distinct) a **text** column: either one is then
   the program's only input, and the other columns are listed as not read;
+* a column of numbers with a few texts among them (at least 90 % numbers, more than 5 distinct) is
+  **numeric**, and the first text in it is an error naming its row and column (a typo such as
+  `twenty`; leave a missing value empty);
 * strings are **categorical** unless they look like identifiers or free text (many distinct values
   relative to the rows), which are dropped with a notice: they would only memorise rows.
 
@@ -34,6 +37,7 @@ if TYPE_CHECKING:
 
 MAX_CODE_LEVELS = 5  # integers with at most this many values are codes, not quantities
 MAX_CLASSES_FOR_INTEGER_LABEL = 20
+MOSTLY_NUMBERS = 0.9  # a text column whose values are at least this share numbers has typos
 ISO_DATE = r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$"
 
 
@@ -147,8 +151,7 @@ def infer_task(labels: pd.Series) -> Task:
     values = labels.dropna()
     if not _is_numeric(values) or values.dtype == bool:
         return "classification"
-    numbers = values.to_numpy(dtype=float)
-    integral = bool(np.all(np.mod(numbers, 1) == 0))
+    integral = _integral(values.to_numpy(dtype=float))
     if integral and values.nunique() <= MAX_CLASSES_FOR_INTEGER_LABEL:
         return "classification"
     return "regression"
@@ -170,13 +173,14 @@ def infer_kind(column: pd.Series, name: str) -> tuple[Kind | None, str]:
     if pd.api.types.is_datetime64_any_dtype(column):
         return "datetime", ""
     if _is_numeric(values):
-        numbers = pd.to_numeric(values)
-        integral = bool(np.all(np.mod(numbers.to_numpy(dtype=float), 1) == 0))
+        integral = _integral(pd.to_numeric(values).to_numpy(dtype=float))
         if integral and distinct <= MAX_CODE_LEVELS:
             return "categorical", ""
         if integral and distinct == len(values) and re.search(r"(^|_|\b)id$", name, re.IGNORECASE):
             return None, f"id-like: {distinct} distinct integers in {len(values)} rows"
         return "numeric", ""
+    if _mostly_numbers(values):
+        return "numeric", ""  # fitting names the first cell that is not a number
     text = values.astype(str)
     if text.str.lower().str.endswith(tuple(IMAGE_SUFFIXES)).mean() >= 0.9:
         return "image", ""
@@ -188,6 +192,25 @@ def infer_kind(column: pd.Series, name: str) -> tuple[Kind | None, str]:
         what = "free text" if words >= 3 else "id-like"
         return None, f"{what}: {distinct} distinct values in {len(values)} rows"
     return "categorical", ""
+
+
+def _integral(numbers: np.ndarray) -> bool:
+    """Whether every finite number is a whole number (infinity is refused when encoding)."""
+    finite = numbers[np.isfinite(numbers)]
+    return bool(np.all(np.mod(finite, 1) == 0))
+
+
+def _mostly_numbers(values: pd.Series) -> bool:
+    """Numbers with a few stray texts (a typo such as 'twenty'): a quantity to be fixed, not an id.
+
+    At least MOSTLY_NUMBERS of the values read as numbers, and more distinct numbers than a code
+    has (codes with a few text values are categories).
+    """
+    import pandas as pd
+
+    numbers = pd.to_numeric(values, errors="coerce")
+    share = float(numbers.notna().mean())
+    return MOSTLY_NUMBERS <= share < 1 and numbers.nunique() > MAX_CODE_LEVELS
 
 
 def _is_numeric(values: pd.Series) -> bool:

@@ -10,6 +10,7 @@ the same numbers whichever reader produced them.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
 import json
@@ -21,9 +22,20 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from learnt.errors import DataError, first_line
+from learnt.files import check_writable
 
 if TYPE_CHECKING:
     import pandas as pd
+
+# Leading bytes of compressed files, which a text reader would only call "not valid UTF-8".
+COMPRESSED = {
+    b"\x1f\x8b": ("gzip", "gunzip"),
+    b"PK\x03\x04": ("zip", "unzip"),
+    b"BZh": ("bzip2", "bunzip2"),
+    b"\xfd7zXZ\x00": ("xz", "unxz"),
+    b"\x28\xb5\x2f\xfd": ("zstd", "unzstd"),
+}
+CSV_FIELD_LIMIT = 2**31 - 1  # the csv module's default (128 KiB) refuses long but valid texts
 
 FORMATS = {
     ".csv": "csv",
@@ -83,6 +95,20 @@ def check_readable(path: Path) -> None:
         raise DataError(
             f"{path}: the file is empty; expected a header row and at least one data row"
         )
+    refuse_compressed(path)
+
+
+def refuse_compressed(path: Path) -> None:
+    """A clear error for a compressed file (by its leading bytes), whatever its extension."""
+    with open(path, "rb") as handle:
+        start = handle.read(8)
+    for magic, (kind, tool) in COMPRESSED.items():
+        if start.startswith(magic):
+            raise DataError(
+                f"{path}: is a {kind}-compressed file, not a plain table; decompress it first "
+                f"(e.g. {tool}) and train on the file inside",
+                file=path,
+            )
 
 
 # --- training reader (pandas) -------------------------------------------------------------------
@@ -105,6 +131,8 @@ def read_dataframe(
         _csv_records(
             path, encoding
         )  # the same checks (encoding, field counts) as prediction applies
+    elif fmt == "jsonl":
+        _read_jsonl(path, encoding)  # line numbers in errors, one value per cell, as at prediction
     try:
         if fmt == "csv":
             frame = pd.read_csv(path, low_memory=False, encoding=_python_encoding(encoding))
@@ -165,6 +193,7 @@ def _read_csv(path: Path, encoding: str = "utf-8") -> Table:
 
 def _csv_records(path: Path, encoding: str = "utf-8") -> tuple[list[str], list[list[str]]]:
     """Header and records of a CSV file, each record checked to have the header's width."""
+    csv.field_size_limit(CSV_FIELD_LIMIT)
     with _open_text(path, encoding) as handle:
         rows = csv.reader(handle)
         try:
@@ -179,6 +208,7 @@ def _csv_records(path: Path, encoding: str = "utf-8") -> tuple[list[str], list[l
         except UnicodeDecodeError as error:
             raise DataError(_decode_message(path, encoding), file=path) from error
     records = [r for r in records if r]  # blank lines
+    refuse_other_separator(path, header)
     width = len(header)
     for number, record in enumerate(records, start=1):
         if len(record) != width:
@@ -189,6 +219,19 @@ def _csv_records(path: Path, encoding: str = "utf-8") -> tuple[list[str], list[l
         duplicates = sorted({h for h in header if header.count(h) > 1})
         raise DataError(f"{path}: duplicate column names in the header: {duplicates}", file=path)
     return header, records
+
+
+def refuse_other_separator(path: Path, header: list[str]) -> None:
+    """A clear error for a file separated by semicolons or tabs (read as one column)."""
+    if len(header) != 1:
+        return
+    for separator, name in ((";", "semicolons"), ("\t", "tabs")):
+        if separator in header[0]:
+            raise DataError(
+                f"{path}: the header is one column, {header[0][:60]!r}: the file seems separated "
+                f"by {name}; learnt reads comma-separated CSV: save it with commas",
+                file=path,
+            )
 
 
 def _read_jsonl(path: Path, encoding: str = "utf-8") -> Table:
@@ -202,7 +245,9 @@ def _read_jsonl(path: Path, encoding: str = "utf-8") -> Table:
                     record = json.loads(line)
                 except json.JSONDecodeError as error:
                     raise DataError(
-                        f"{path}, line {number}: not valid JSON ({error.msg})"
+                        f"{path}, line {number}: not valid JSON ({error.msg})",
+                        file=path,
+                        row=number,
                     ) from error
                 if not isinstance(record, dict):
                     raise DataError(
@@ -210,6 +255,7 @@ def _read_jsonl(path: Path, encoding: str = "utf-8") -> Table:
                         file=path,
                         row=number,
                     )
+                refuse_nested(record, path, number)
                 records.append(record)
         except UnicodeDecodeError as error:
             raise DataError(_decode_message(path, encoding), file=path) from error
@@ -222,6 +268,36 @@ def _read_jsonl(path: Path, encoding: str = "utf-8") -> Table:
         column[:] = [record.get(name) for record in records]
         columns[name] = column
     return Table(columns, str(path), base=path.parent)
+
+
+def refuse_nested(record: dict[str, Any], path: Path, number: int) -> None:
+    """A clear error for a JSON list or object where a cell holds one value."""
+    for name, value in record.items():
+        if isinstance(value, list | dict):
+            what = "a list" if isinstance(value, list) else "an object"
+            raise DataError(
+                f"{path}, line {number}, column '{name}': expected a single value, got {what} "
+                f"({json.dumps(value)[:40]}); flatten it into columns",
+                file=path,
+                row=number,
+                column=name,
+            )
+
+
+def read_stdin_lines(encoding: str = "utf-8") -> list[str]:
+    """The lines of standard input, decoded with `encoding` (bytes, so `--encoding` applies)."""
+    data = sys.stdin.buffer.read()
+    try:
+        text = data.decode(_python_encoding(encoding))
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise DataError(
+            f"stdin, line {line}: not valid {encoding.upper()} ({error.reason}); name the "
+            "encoding with --encoding (e.g. --encoding latin-1)",
+            file="stdin",
+            row=line,
+        ) from error
+    return text.splitlines()
 
 
 def _read_parquet(path: Path, encoding: str = "utf-8") -> Table:
@@ -284,9 +360,10 @@ def write_table(columns: dict[str, np.ndarray], out: str | Path | None) -> None:
         raise DataError(
             f"{path}: is a directory; --out names a file such as predictions.csv", file=path
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
+    check_writable(path.parent, path)
     tmp = path.with_name(f".{path.name}.partial")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "csv":
             with open(tmp, "w", newline="", encoding="utf-8") as handle:
                 _write_csv(columns, handle)
@@ -301,8 +378,16 @@ def write_table(columns: dict[str, np.ndarray], out: str | Path | None) -> None:
 
             pq.write_table(pa.table({k: _python_values(v) for k, v in columns.items()}), tmp)
         tmp.replace(path)
+    except OSError as error:
+        raise DataError(
+            f"{path}: cannot be written ({error.strerror or first_line(error)}); "
+            "--out names a file in a writable folder",
+            file=path,
+            field="out",
+        ) from error
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 def _write_csv(columns: dict[str, np.ndarray], handle: Any) -> None:

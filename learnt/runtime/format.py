@@ -113,6 +113,7 @@ class NumericInput(Model):
     column: str
     transform: Transform
     true_value: str | None = None  # boolean: the canonical value read as 1
+    false_value: str | None = None  # boolean: the one read as 0 (others: missing)
     median: float
     mean: float
     std: float
@@ -134,10 +135,10 @@ class ImageInput(Model):
     """How an image column becomes the network input `image` float32 [B, C, S, S]."""
 
     column: str
-    size: int
+    size: Annotated[int, Field(ge=1, le=4096)]
     channels: Literal[1, 3]
-    mean: list[float]  # per channel, of pixel/255 over the training images
-    std: list[float]
+    mean: Annotated[list[float], Field(min_length=1, max_length=3)]  # per channel, of pixel/255
+    std: Annotated[list[float], Field(min_length=1, max_length=3)]  # over the training images
     resize: Literal["shorter-side-then-centre-crop"] = "shorter-side-then-centre-crop"
 
 
@@ -146,9 +147,9 @@ class TextInput(Model):
 
     column: str
     tokenizer: str = TOKENIZER_FILE  # inside the program directory
-    vocabulary_size: int
-    max_length: int
-    truncated_fraction: float  # of the training texts
+    vocabulary_size: Annotated[int, Field(ge=1, le=1_000_000)]
+    max_length: Annotated[int, Field(ge=1, le=65536)]
+    truncated_fraction: Annotated[float, Field(ge=0.0, le=1.0)]  # of the training texts
 
 
 class Preprocessing(Model):
@@ -192,6 +193,7 @@ Width = Annotated[int, Field(ge=1, le=16384)]
 Depth = Annotated[int, Field(ge=1, le=64)]
 Outputs = Annotated[int, Field(ge=1, le=1_000_000)]
 Dropout = Annotated[float, Field(ge=0.0, lt=1.0)]
+Count = Annotated[int, Field(ge=1, le=1_000_000)]  # categories of one embedding
 
 
 class MLPConfig(Model):
@@ -201,8 +203,8 @@ class MLPConfig(Model):
     width: Width
     depth: Depth
     dropout: Dropout = 0.1
-    n_numeric: Annotated[int, Field(ge=0)]
-    cardinalities: list[Annotated[int, Field(ge=1)]]
+    n_numeric: Annotated[int, Field(ge=0, le=1_000_000)]
+    cardinalities: list[Count]
     embedding_dims: list[Width]
     n_outputs: Outputs
     members: Annotated[int, Field(ge=1, le=64)] = 1  # an ensemble sharing one network (TabM)
@@ -216,6 +218,18 @@ class MLPConfig(Model):
         """The width of the concatenated inputs the first layer reads."""
         periodic = self.n_numeric * self.periodic_width if self.frequencies else 0
         return self.n_numeric + periodic + sum(self.embedding_dims)
+
+    def parameter_floor(self) -> int:
+        """At least this many parameters: the embeddings, weight matrices and periodic terms."""
+        pairs = zip(self.cardinalities, self.embedding_dims, strict=False)  # checked on load
+        embeddings = sum(n * d for n, d in pairs)
+        periodic = (
+            self.n_numeric * self.frequencies + 2 * self.frequencies * self.periodic_width
+            if self.frequencies and self.n_numeric
+            else 0
+        )
+        layers = self.n_inputs * self.width + (self.depth - 1) * self.width**2
+        return embeddings + periodic + layers + self.width * self.n_outputs
 
     def describe(self) -> str:
         ensemble = f", {self.members} members" if self.members > 1 else ""
@@ -259,6 +273,14 @@ class CNNConfig(Model):
     def widths(self) -> list[int]:
         return [self.base_width * 2 ** (i + 1) for i in range(self.stages)]
 
+    def parameter_floor(self) -> int:
+        """At least this many parameters: the 3×3 convolutions and the head."""
+        total, width = 9 * self.channels * self.base_width, self.base_width
+        for stage in self.widths:
+            total += 9 * (width * stage + (2 * self.blocks - 1) * stage**2)
+            width = stage
+        return total + width * self.n_outputs
+
     def describe(self) -> str:
         widths = "-".join(str(w) for w in [self.base_width, *self.widths])
         return f"cnn {self.stages}×{self.blocks} residual ({widths} channels, {self.size}px)"
@@ -285,6 +307,11 @@ class TransformerConfig(Model):
     dropout: Dropout = 0.1
     n_outputs: Outputs
 
+    def parameter_floor(self) -> int:
+        """At least this many parameters: the embeddings, weight matrices and head."""
+        embeddings = (self.vocabulary_size + self.max_length) * self.width
+        return embeddings + self.depth * 8 * self.width**2 + self.width * self.n_outputs
+
     def describe(self) -> str:
         return (
             f"transformer {self.depth}×{self.width} ({self.heads} heads, {self.max_length} tokens)"
@@ -307,6 +334,10 @@ class BagConfig(Model):
     buckets: Annotated[int, Field(ge=1, le=4_194_304)] = 32768  # token-pair hash slots
     dropout: Dropout = 0.1
     n_outputs: Outputs
+
+    def parameter_floor(self) -> int:
+        """At least this many parameters: the token and pair embeddings and the head."""
+        return (self.vocabulary_size + self.buckets + self.n_outputs) * self.width
 
     def describe(self) -> str:
         return f"bag of words and word pairs ×{self.width}"
@@ -339,6 +370,10 @@ class EfficientNetConfig(Model):
     dropout: Dropout = 0.2
     n_outputs: Outputs
 
+    def parameter_floor(self) -> int:
+        """At least this many parameters: the last stage's 1×1 convolution and the head."""
+        return 1280 * (EFFICIENTNET_LITE0_STAGES[-1][-1] + self.n_outputs)
+
     def describe(self) -> str:
         return f"efficientnet-{self.variant} ({self.size}px, 16 MBConv blocks, 1280 features)"
 
@@ -364,6 +399,12 @@ class BertConfig(Model):
     layer_norm_eps: float = 1e-12
     dropout: Dropout = 0.1
     n_outputs: Outputs
+
+    def parameter_floor(self) -> int:
+        """At least this many parameters: the embeddings, weight matrices and head."""
+        embeddings = (self.vocabulary_size + self.positions + 2) * self.width
+        layer = 4 * self.width**2 + 2 * self.width * self.feed_forward
+        return embeddings + self.depth * layer + self.width * self.n_outputs
 
     def describe(self) -> str:
         return f"bert {self.depth}×{self.width} ({self.heads} heads, pretrained encoder)"
@@ -421,6 +462,9 @@ class Training(Model):
     created: str
 
 
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
 class Manifest(Model):
     """`program.json`: everything about a program except its tensors and graph."""
 
@@ -433,4 +477,4 @@ class Manifest(Model):
     model_inputs: list[str]  # names of the network's inputs, in the order it takes them
     training: Training
     metrics: dict[str, Any] = {}  # on the held-out test rows
-    files: dict[str, str] = {}  # sha256 of every other file in the program
+    files: dict[str, Sha256] = {}  # sha256 of every other file in the program

@@ -11,7 +11,6 @@ training side. Both runners give the same numbers to 1e-5.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from learnt.data.encode import Encoded, check_columns, encode
-from learnt.data.tables import FORMATS, Table, read_table
+from learnt.data.tables import FORMATS, Table, read_stdin_lines, read_table
 from learnt.errors import DataError, ProgramError, first_line
 
 if TYPE_CHECKING:
@@ -47,7 +46,7 @@ def read_inputs(
     if [str(s) for s in sources] == ["-"]:
         if preprocessing.text is None:
             raise DataError("-: reading stdin (one text per line) needs a text program")
-        lines = np.array(sys.stdin.read().splitlines(), dtype=object)
+        lines = np.array(read_stdin_lines(encoding), dtype=object)
         return Table({preprocessing.text.column: lines}, "stdin")
     if len(sources) == 1 and not sources[0].is_dir() and sources[0].suffix.lower() in FORMATS:
         return read_table(sources[0], encoding)
@@ -155,16 +154,23 @@ def onnx_runner(program: Program) -> Run:
 
 
 def onnx_session(program: Program) -> Any:
-    """An ONNX Runtime session for the program's graph; an unloadable graph is a `ProgramError`."""
+    """An ONNX Runtime session for the program's graph; an unloadable graph is a `ProgramError`.
+
+    The graph's verified bytes are checked to hold all their tensors and handed to ONNX Runtime as
+    bytes, so it never opens a file itself (see `learnt.runtime.checks`).
+    """
     import onnxruntime
 
+    from learnt.runtime.checks import check_onnx
     from learnt.runtime.format import ONNX
 
     path = program.path / ONNX
+    graph = program.read_verified(ONNX)
+    check_onnx(graph, path)
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
     try:
-        return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        return onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
     except Exception as error:  # onnxruntime raises its own exception types for a bad graph
         raise ProgramError(
             f"{path}: not a loadable ONNX graph ({first_line(error, 300)}); restore it or retrain",

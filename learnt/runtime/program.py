@@ -2,8 +2,10 @@
 
 A program is a directory: `program.json` (`learnt.runtime.format.Manifest`), `weights.safetensors`,
 `model.onnx` (and `tokenizer.json` for text). Loading validates the manifest, refuses format
-versions this learnt cannot read, and checks the sha256 of every other file; nothing in a program
-is executed (no pickle, no code). This module is part of the runtime: it never imports torch.
+versions this learnt cannot read, checks the sha256 of every other file, then checks what each file
+holds (`learnt.runtime.checks`); nothing in a program is executed (no pickle, no code). The runtimes
+read a file's bytes once with `Program.read_verified`, so what they use is what was verified. This
+module is part of the runtime: it never imports torch.
 
     program = learnt.load("runs/titanic/program")
     program.predict(frame)      # DataFrame of predictions
@@ -14,14 +16,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import ValidationError
 
-from learnt.errors import LearntError, ProgramError
+from learnt.errors import LearntError, ProgramError, require
+from learnt.runtime.checks import (
+    check_contents,
+    check_file_name,
+    check_regular_file,
+    open_regular,
+    read_regular,
+)
 from learnt.runtime.format import (
     FORMAT_VERSION,
     MANIFEST,
@@ -56,7 +64,17 @@ class Program:
         self.path = path
         self.manifest = read_manifest(path)
         verify_files(path, self.manifest)
+        check_contents(path, self.manifest)
         self._cache: dict[str, Any] = {}
+
+    def read_verified(self, name: str) -> bytes:
+        """The bytes of one of the program's files, read once and checked against its sha256."""
+        file = self.path / name
+        check_file_name(name, self.path / MANIFEST)
+        data = read_regular(file)
+        if hashlib.sha256(data).hexdigest() != self.manifest.files.get(name):
+            raise modified(file)
+        return data
 
     def cached(self, key: str, load: Callable[[], T]) -> T:
         """`load()` once per program: an ONNX session, a torch network, the tokenizer."""
@@ -66,16 +84,18 @@ class Program:
 
     def tokenizer(self) -> Any:
         """The program's text tokenizer (`tokenizers.Tokenizer`), loaded once."""
-        from learnt.data.text import load_tokenizer
-
         text = self.manifest.preprocessing.text
         if text is None:
             raise ProgramError(f"{self.path}: not a text program; it has no tokenizer")
         path = self.path / text.tokenizer
 
         def load() -> Any:
+            require("tokenizers", "text")
+            from tokenizers import Tokenizer
+
+            data = self.read_verified(text.tokenizer)
             try:
-                return load_tokenizer(path)
+                return Tokenizer.from_str(data.decode("utf-8"))
             except Exception as error:  # tokenizers raises a bare Exception for a bad file
                 if isinstance(error, LearntError):
                     raise
@@ -133,19 +153,24 @@ def read_manifest(path: Path) -> Manifest:
     manifest_path = path / MANIFEST
     if not path.is_dir():
         raise ProgramError(f"{path}: no such program directory", file=path)
-    if not manifest_path.is_file():
+    if not manifest_path.is_file() and not manifest_path.is_symlink():
         raise ProgramError(f"{path}: not a learnt program (no {MANIFEST})", file=path)
+    check_regular_file(manifest_path)
     if manifest_path.stat().st_size > MAX_MANIFEST_BYTES:
         raise ProgramError(
             f"{manifest_path}: larger than {MAX_MANIFEST_BYTES // 2**20} MiB; refusing to read it",
             file=manifest_path,
         )
     try:
-        data = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        data = json.loads(read_regular(manifest_path).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as error:  # ValueError: JSON, or a too-long number
         raise ProgramError(
             f"{manifest_path}: not valid JSON ({error})", file=manifest_path
         ) from error
+    except RecursionError:
+        raise ProgramError(
+            f"{manifest_path}: not valid JSON (nested too deeply)", file=manifest_path
+        ) from None
     if not isinstance(data, dict):
         raise ProgramError(f"{manifest_path}: expected a JSON object", file=manifest_path)
     check_version(data.get("format_version"), manifest_path)
@@ -181,32 +206,46 @@ def check_version(version: Any, manifest_path: Path) -> None:
 
 
 def verify_files(path: Path, manifest: Manifest) -> None:
-    """Every file listed in the manifest exists and has the recorded sha256."""
+    """Every file listed in the manifest is a regular file inside the program with its sha256."""
     required = [WEIGHTS, ONNX]
     if manifest.preprocessing.text is not None:
         required.append(manifest.preprocessing.text.tokenizer)
     for name in required:
         if name not in manifest.files:
-            raise ProgramError(f"{path / MANIFEST}: lists no sha256 for {name}", field="files")
+            raise ProgramError(
+                f"{path / MANIFEST}: lists no sha256 for {name}",
+                file=path / MANIFEST,
+                field="files",
+            )
+    for name in manifest.files:
+        check_file_name(name, path / MANIFEST)
     for name, expected in manifest.files.items():
-        if os.path.basename(name) != name:
-            raise ProgramError(
-                f"{path / MANIFEST}: file name {name!r} points outside the program", field="files"
-            )
         file = path / name
-        if not file.is_file():
-            raise ProgramError(f"{file}: missing from the program", file=file)
-        if sha256(file) != expected:
-            raise ProgramError(
-                f"{file}: modified since the program was written (sha256 mismatch); "
-                "the program cannot be trusted — restore the file or retrain",
-                file=file,
-            )
+        if program_file_sha256(file) != expected:
+            raise modified(file)
+
+
+def modified(file: Path) -> ProgramError:
+    return ProgramError(
+        f"{file}: modified since the program was written (sha256 mismatch); "
+        "the program cannot be trusted — restore the file or retrain",
+        file=file,
+    )
 
 
 def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+        return digest_of(handle)
+
+
+def program_file_sha256(path: Path) -> str:
+    """The sha256 of a regular file of a program (a symbolic link is refused)."""
+    with open_regular(path) as handle:
+        return digest_of(handle)
+
+
+def digest_of(handle: Any) -> str:
+    digest = hashlib.sha256()
+    for block in iter(lambda: handle.read(1 << 20), b""):
+        digest.update(block)
     return digest.hexdigest()

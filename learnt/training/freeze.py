@@ -22,7 +22,7 @@ from torch import nn
 
 from learnt.data.encode import Encoded
 from learnt.errors import FreezeError, UsageError
-from learnt.files import write_text_atomically
+from learnt.files import check_writable, write_text_atomically
 from learnt.runtime.format import MANIFEST, ONNX, WEIGHTS, Manifest
 from learnt.runtime.program import sha256
 
@@ -38,6 +38,7 @@ def check_output(out: Path, force: bool) -> None:
             f"{out.parent}: exists and is not a directory; --out names a run directory",
             field="out",
         )
+    check_writable(out.parent)
     if out.exists() and not force:
         raise UsageError(
             f"{out}: already exists; pass --force to replace it or --out to choose another path",

@@ -205,12 +205,10 @@ def initial_network(config: Architecture, plan: InitPlan, seed: int) -> nn.Modul
 
 def copy_from_program(model: nn.Module, plan: InitPlan) -> None:
     """Copy every tensor of the earlier program whose name and shape match; name the rest."""
-    from safetensors.torch import load_file
-
-    from learnt.runtime.format import WEIGHTS
+    from learnt.training.torch_runtime import read_weights
 
     assert plan.program is not None
-    source = load_file(plan.program.path / WEIGHTS)
+    source = read_weights(plan.program)
     own = model.state_dict()
     matching = {k: v for k, v in source.items() if k in own and own[k].shape == v.shape}
     model.load_state_dict(matching, strict=False)

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import math
 import platform
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,6 +28,8 @@ import torch
 from learnt import __version__
 from learnt.console import say, step
 from learnt.data.split import Split
+from learnt.errors import TrainingError, UsageError
+from learnt.files import check_writable, write_text_atomically
 from learnt.kinds import DataKind, Task
 from learnt.runtime.evaluate import evaluate_table, summary
 from learnt.runtime.format import FORMAT_VERSION, Architecture, Manifest, Training
@@ -37,6 +41,16 @@ from learnt.settings import (
     make_settings,
     write_settings,
 )
+from learnt.training.checkpoint import (
+    CHECKPOINTS,
+    FITTED,
+    CheckpointPolicy,
+    Checkpoints,
+    locked,
+    make_fingerprint,
+    resume_latest,
+    saved_checkpoints,
+)
 from learnt.training.families import (
     choose_architecture,
     count_parameters,
@@ -47,9 +61,9 @@ from learnt.training.finetune import describe_phases, fine_tune
 from learnt.training.freeze import check_output, export_onnx, staging, write_manifest, write_weights
 from learnt.training.hooks import HookList, Hooks, MetricsLog, ProgressBar
 from learnt.training.init import InitPlan, initial_network
-from learnt.training.loop import LoopSettings, fit, planned_steps
+from learnt.training.loop import LoopData, LoopSettings, fit, planned_steps
 from learnt.training.plan import BudgetPlan, plan_for_budget
-from learnt.training.prepare import Labelled, Prepared, prepare
+from learnt.training.prepare import Fitted, Labelled, Prepared, prepare
 from learnt.training.state import LoopState, TrainState
 from learnt.training.stopping import EXPLANATIONS, StopCriteria
 
@@ -109,10 +123,29 @@ def run(
     suggest_next: bool = True,
 ) -> TrainResult:
     """All eight steps; returns the program (already written to its run directory) and the state."""
+    if settings.resume is not None:
+        settings = settings_to_resume(settings)
     run_dir = settings.out or next_run_dir(Path("runs"), run_name(data))
+    check_writable(run_dir)
+    with locked(run_dir):
+        return run_in(run_dir, data, settings, hooks, suggest_next)
+
+
+def run_in(
+    run_dir: Path,
+    data: str | Path | pd.DataFrame,
+    settings: TrainSettings,
+    hooks: Sequence[Hooks],
+    suggest_next: bool,
+) -> TrainResult:
+    """`run`, holding the run directory."""
     program_dir = run_dir / "program"
-    check_output(program_dir, settings.force)  # before any expensive work
-    labelled, split, prepared = prepare(data, settings, run_dir)
+    checkpoints = run_dir / CHECKPOINTS
+    resuming = settings.resume is not None
+    # before any expensive work; a resumed run may replace what its interruption froze
+    check_output(program_dir, settings.force or resuming)
+    fitted = Fitted.load(checkpoints / FITTED) if resuming else None
+    labelled, split, prepared = prepare(data, settings, run_dir, fitted)
 
     # 1. architecture (by data, or by data and compute), 2. initial parameters
     init = prepared.init
@@ -123,7 +156,11 @@ def run(
     config = architecture_for(settings, prepared, init)
     sized = sized_by(init, len(split.train))
     family = scratch_family(prepared.data_kind, prepared.sizes)
-    if plans_by_compute(settings, init) and family.ladder is not None:
+    latest = saved_checkpoints(checkpoints)[-1:] if resuming else []
+    if latest:  # the architecture and loop the run was planned with (a probe may plan otherwise)
+        config, loop_settings = planned_in(latest[0])
+        sized = "as planned when the run began"
+    elif plans_by_compute(settings, init) and family.ladder is not None:
         budget_plan = plan_for_budget(
             family.ladder(prepared.sizes),
             prepared.train,
@@ -152,7 +189,7 @@ def run(
                 ProgressBar(
                     planned_steps(rows, phase_settings), phase_settings.criteria.max_epochs
                 ),
-                MetricsLog(run_dir / "metrics.jsonl", phase, append=phase == "whole"),
+                MetricsLog(run_dir / "metrics.jsonl", phase, append=phase == "whole" or resuming),
                 *hooks,
             ]
         )
@@ -164,20 +201,36 @@ def run(
         state = phases.combined()
     else:
         loop = LoopState.start(model, loop_settings, len(split.train))
+        fingerprint = make_fingerprint(
+            settings.as_json(),
+            training_arrays(prepared.train),
+            config.model_dump(mode="json"),
+        )
+        if resuming:
+            resumed = resume_latest(loop, checkpoints, fingerprint)
+            keep_metrics_until(run_dir / "metrics.jsonl", loop.state.epoch)
+            say(
+                step(
+                    "resume", f"from {resumed} (step {loop.state.step:,}, epoch {loop.state.epoch})"
+                )
+            )
+        else:
+            shutil.rmtree(checkpoints, ignore_errors=True)
+            prepared.fitted.save(checkpoints / FITTED)
+        saver = Checkpoints(loop, checkpoints, checkpoint_policy(settings), fingerprint)
         state = fit(
             loop,
             prepared.train,
             prepared.validation,
-            hooks_for(None, loop_settings, len(split.train)),
+            HookList([hooks_for(None, loop_settings, len(split.train)), saver]),
         )
+        if state.stop_reason == "interrupted" and (saved := saved_checkpoints(checkpoints)):
+            say(step("resume", f"learnt train … --resume {run_dir} continues from {saved[-1]}"))
     model = model.to(memory_format=torch.contiguous_format)
     reason = state.stop_reason or "max_epochs"
-    say(
-        step(
-            "stopped",
-            f"{reason} — {EXPLANATIONS[reason]}; best epoch {state.best_epoch} of {state.epoch} restored",
-        )
-    )
+    if reason == "non_finite":
+        refuse_if_never_improved(state)
+    say(step("stopped", f"{reason} — {stop_explanation(state)}"))
 
     # 6. freeze a program, 7. evaluate it on the test rows
     fitted = prepared.fitted
@@ -191,7 +244,7 @@ def run(
         model_inputs=list(prepared.sample.arrays),
         training=provenance(settings, state, split, data, labelled, init),
     )
-    with staging(program_dir, settings.force) as stage:
+    with staging(program_dir, settings.force or resuming) as stage:
         write_weights(model, stage)
         fitted.write_files(stage)
         export_onnx(model, stage, prepared.sample)
@@ -200,6 +253,8 @@ def run(
             manifest.metrics = evaluate_table(Program(stage), labelled.table.take(split.test))
             write_manifest(manifest, stage)
     program = Program(program_dir)
+    if state.stop_reason != "interrupted":  # the run is whole: the program is what it leaves
+        shutil.rmtree(checkpoints, ignore_errors=True)
     say(step("program", f"{program_dir} (program.json, weights.safetensors, model.onnx)"))
     if manifest.metrics:
         say(step("test", summary(manifest.metrics)))
@@ -209,6 +264,75 @@ def run(
         example = "new_photos/" if prepared.data_kind == "images" else "new.csv"
         say(step("next", f"learnt predict {program_dir} {example} --out predictions.csv"))
     return TrainResult(program, state, run_dir, split)
+
+
+def stop_explanation(state: TrainState) -> str:
+    reason = state.stop_reason or "max_epochs"
+    text = EXPLANATIONS[reason]
+    if reason == "non_finite":
+        text = text.replace("infinite", f"infinite at step {state.step:,}") + (
+            " (try a lower --lr, or --grad-clip 1)"
+        )
+    return f"{text}; best epoch {state.best_epoch} of {state.epoch} restored"
+
+
+def refuse_if_never_improved(state: TrainState) -> None:
+    """A loss that diverged before any epoch improved leaves nothing worth freezing."""
+    if math.isfinite(state.best_val_loss):
+        return
+    raise TrainingError(
+        f"the loss became NaN or infinite at step {state.step:,}, before any epoch improved on "
+        "the initial parameters; no program was written. Try a lower --lr (e.g. a tenth), "
+        "--grad-clip 1, or check the labels for extreme values"
+    )
+
+
+def training_arrays(train: LoopData) -> list[torch.Tensor]:
+    """The tensors that define the training data (for a checkpoint's fingerprint)."""
+    return [*train.inputs, train.targets, *([train.rows] if train.rows is not None else [])]
+
+
+def keep_metrics_until(path: Path, epoch: int) -> None:
+    """Keep the lines of the epochs the checkpoint completed: a killed or interrupted run may
+    have logged later ones, which the resumed run logs again."""
+    if not path.is_file():
+        return
+    lines = path.read_text(encoding="utf-8").splitlines()
+    kept = [line for line in lines if line.strip() and json.loads(line).get("epoch", 0) <= epoch]
+    write_text_atomically(path, "".join(f"{line}\n" for line in kept))
+
+
+def checkpoint_policy(settings: TrainSettings) -> CheckpointPolicy:
+    return CheckpointPolicy(
+        settings.checkpoint_steps, settings.checkpoint_seconds, settings.keep_checkpoints
+    )
+
+
+def settings_to_resume(settings: TrainSettings) -> TrainSettings:
+    """The run's own settings (its `settings.json`), with the ones given now that differ from the
+    defaults laid over them — a checkpoint's fingerprint then refuses any that changed."""
+    run_dir = Path(settings.resume)  # type: ignore[arg-type]
+    path = run_dir / "settings.json"
+    if not path.is_file():
+        raise UsageError(f"{run_dir}: not a run directory to resume (no settings.json)", file=path)
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    defaults = make_settings().as_json()
+    given = settings.as_json()
+    merged = {k: given[k] if given[k] != defaults.get(k) else v for k, v in saved.items()}
+    merged |= {"out": str(run_dir), "resume": str(run_dir)}
+    return make_settings(**merged)
+
+
+def planned_in(checkpoint: Path) -> tuple[Architecture, LoopSettings]:
+    """The architecture and loop settings a checkpoint was saved with."""
+    from pydantic import TypeAdapter
+
+    fingerprint = json.loads((checkpoint / "fingerprint.json").read_text(encoding="utf-8"))
+    state = json.loads((checkpoint / "state.json").read_text(encoding="utf-8"))
+    config = TypeAdapter(Architecture).validate_python(fingerprint["architecture"])
+    loop = dict(state["settings"])
+    loop["criteria"] = StopCriteria(**loop["criteria"])
+    return config, LoopSettings(**loop)
 
 
 def architecture_for(settings: TrainSettings, prepared: Prepared, init: InitPlan) -> Architecture:

@@ -50,6 +50,7 @@ from learnt.runtime.format import (
     Schema,
 )
 from learnt.settings import TrainSettings
+from learnt.training.families.mlp import wide_warning
 from learnt.training.loop import LoopData
 
 if TYPE_CHECKING:
@@ -432,6 +433,8 @@ def prepare_table(
         "cardinalities": preprocessing.cardinalities,
         "n_outputs": n_outputs(fitted.labels),
     }
+    if (warning := wide_warning(**sizes)) is not None:
+        say(step("warning", warning))
     return Prepared(
         fitted,
         train=loop_data(encoded, targets, split.train),

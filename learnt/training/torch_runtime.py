@@ -4,8 +4,11 @@
     program.predict(frame, runner=torch_runner)
 
 The network is rebuilt from the manifest's architecture and loaded, strictly, from
-`weights.safetensors` (safetensors only: no code runs). Any unreadable or mismatched weights file is
-a `ProgramError` naming it. Used for parity checks with the ONNX graph (both agree to 1e-5).
+`weights.safetensors` (safetensors only: no code runs, nothing is unpickled). The file's bytes are
+read once, checked against their sha256 and their header parsed and checked without torch
+(`learnt.runtime.checks`) before the network is built, so a manifest cannot make torch allocate more
+than its weights file holds. Any unreadable or mismatched weights file is a `ProgramError` naming
+it. Used for parity checks with the ONNX graph (both agree to 1e-5).
 """
 
 from __future__ import annotations
@@ -13,11 +16,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file
+from safetensors.torch import load
 from torch import nn
 
 from learnt.data.encode import Encoded
 from learnt.errors import ProgramError, first_line
+from learnt.runtime.checks import check_parameter_count, check_safetensors
 from learnt.runtime.format import WEIGHTS
 from learnt.runtime.predict import Run
 from learnt.runtime.program import Program
@@ -36,16 +40,24 @@ def torch_runner(program: Program) -> Run:
     return run
 
 
-def load_program_weights(program: Program) -> nn.Module:
-    """The program's network, rebuilt from its manifest, with its weights (strict), in eval mode."""
+def read_weights(program: Program) -> dict[str, torch.Tensor]:
+    """The program's tensors, from verified bytes whose header was checked first."""
     path = program.path / WEIGHTS
-    model = build(program.manifest.architecture)
+    data = program.read_verified(WEIGHTS)
+    check_parameter_count(program.manifest, check_safetensors(data, path), path)
     try:
-        weights = load_file(path)
-    except (SafetensorError, OSError, ValueError) as error:
+        return load(data)
+    except (SafetensorError, ValueError) as error:
         raise ProgramError(
             f"{path}: not a readable safetensors file ({error}); restore it or retrain", file=path
         ) from error
+
+
+def load_program_weights(program: Program) -> nn.Module:
+    """The program's network, rebuilt from its manifest, with its weights (strict), in eval mode."""
+    path = program.path / WEIGHTS
+    weights = read_weights(program)
+    model = build(program.manifest.architecture)
     try:
         model.load_state_dict(weights, strict=True)
     except RuntimeError as error:

@@ -26,7 +26,10 @@ Sizing rule (`size_mlp`), from the number of training rows:
     more         512     3
 
 The width is then raised to the input width (rounded up to a power of two, at most 1024; numbers
-count once, not with their periodic embeddings) so the first layer never compresses the raw inputs. Embedding width per categorical column: min(32, round(1.6 · n^0.56))
+count once, not with their periodic embeddings) so the first layer never compresses the raw inputs —
+except in a wide table, with more inputs than training rows (100,000 columns, 22 rows): there the
+width stays the rows' and the periodic embeddings are left out, so the first layer holds about
+inputs × width parameters instead of 17 × inputs × 1024 (gigabytes), and the plan warns. Embedding width per categorical column: min(32, round(1.6 · n^0.56))
 for n categories (the rule of thumb fastai uses). Dropout 0.1.
 """
 
@@ -50,6 +53,23 @@ def embedding_dim(cardinality: int) -> int:
     return max(1, min(32, round(1.6 * cardinality**0.56)))
 
 
+def is_wide(inputs: int, rows: int) -> bool:
+    """More inputs than training rows: the network is kept to the rows' size (see the rule)."""
+    return inputs > rows
+
+
+def wide_warning(rows: int, n_numeric: int, cardinalities: list[int], **_: object) -> str | None:
+    """What the plan says about a wide table (more inputs than training rows), or None."""
+    inputs = n_numeric + sum(embedding_dim(c) for c in cardinalities)
+    if not is_wide(inputs, rows):
+        return None
+    return (
+        f"{inputs:,} inputs but only {rows:,} training rows: the network is kept small (its width "
+        "set by the rows, no periodic embeddings) and will mostly memorise; fewer columns "
+        "(--ignore) or more rows would help"
+    )
+
+
 def size_mlp(
     rows: int,
     n_numeric: int,
@@ -61,10 +81,12 @@ def size_mlp(
 ) -> MLPConfig:
     """The MLP for `rows` training rows, per the rule in this module's docstring."""
     embedding_dims = [embedding_dim(c) for c in cardinalities]
+    inputs = n_numeric + sum(embedding_dims)
+    wide = is_wide(inputs, rows)
     if width is None:
         width = 64 if rows < 1_000 else 128 if rows < 10_000 else 256 if rows < 100_000 else 512
-        inputs = n_numeric + sum(embedding_dims)
-        width = max(width, min(1024, 2 ** math.ceil(math.log2(max(inputs, 1)))))
+        if not wide:
+            width = max(width, min(1024, 2 ** math.ceil(math.log2(max(inputs, 1)))))
     if depth is None:
         depth = 2 if rows < 10_000 else 3
     return MLPConfig(
@@ -75,7 +97,7 @@ def size_mlp(
         cardinalities=cardinalities,
         embedding_dims=embedding_dims,
         n_outputs=n_outputs,
-        frequencies=FREQUENCIES,
+        frequencies=0 if wide else FREQUENCIES,
         periodic_width=PERIODIC_WIDTH,
     )
 
