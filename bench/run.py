@@ -18,7 +18,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("cli_speed", "predict_cold", "train_speed", "quality", "images", "text", "transfer")
+BENCHMARKS = (
+    "cli_speed",
+    "predict_cold",
+    "train_speed",
+    "checkpoint",
+    "quality",
+    "images",
+    "text",
+    "transfer",
+)
 
 
 @dataclass

@@ -57,12 +57,14 @@ elif where == "write":  # the checkpoint of step `at` written to its hidden fold
         if self.state.step == at:
             die()
     state.LoopState.save = save
-elif where == "ctrl-c":  # one Ctrl-C after step `at`
+elif where in ("ctrl-c", "ctrl-c-twice"):  # one Ctrl-C after step `at`, or two at once
     original_batch = hooks.ProgressBar.on_batch_end
     def on_batch_end(self, s):
         original_batch(self, s)
         if s.step == at:
             die(signal.SIGINT)
+            if where == "ctrl-c-twice":
+                die(signal.SIGINT)
     hooks.ProgressBar.on_batch_end = on_batch_end
 main()
 """
@@ -250,3 +252,28 @@ def test_resume_needs_a_run_directory(tmp_path: Path) -> None:
 
     with pytest.raises(UsageError, match="not a run directory to resume"):
         learnt.train(TITANIC, resume=tmp_path)
+
+
+def test_a_loss_that_diverges_at_once_writes_no_program(tmp_path: Path) -> None:
+    import learnt
+    from learnt.errors import TrainingError
+
+    with pytest.raises(TrainingError, match=r"at step \d+, before any epoch improved.*--lr 1e\+11"):
+        learnt.train(TITANIC, label="survived", learning_rate=1e12, out=tmp_path / "run")
+    assert not (tmp_path / "run" / "program").exists()
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_a_second_ctrl_c_exits_at_once_and_the_checkpoints_stay_whole(
+    tmp_path: Path, data: dict[str, Path], uninterrupted: dict
+) -> None:
+    run_dir = tmp_path / "run"
+    arguments = (*RUNS["mlp"](data), "--checkpoint-steps", "3", "--out", run_dir)
+    stopped = learnt_train(*arguments, kill=("ctrl-c-twice", 10))
+    assert stopped.returncode == 130, stopped.stdout
+    assert "Traceback" not in stopped.stdout
+    assert not (run_dir / "program").exists()
+    assert saved_checkpoints(run_dir / "checkpoints")[-1].name == "step-000000009"
+    resumed = learnt_train(TITANIC, "--resume", run_dir)
+    assert resumed.returncode == 0, resumed.stdout
+    assert weights(run_dir) == uninterrupted["mlp"]

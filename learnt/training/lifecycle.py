@@ -229,7 +229,7 @@ def run_in(
     model = model.to(memory_format=torch.contiguous_format)
     reason = state.stop_reason or "max_epochs"
     if reason == "non_finite":
-        refuse_if_never_improved(state)
+        refuse_if_never_improved(state, loop_settings.learning_rate, checkpoints)
     say(step("stopped", f"{reason} — {stop_explanation(state)}"))
 
     # 6. freeze a program, 7. evaluate it on the test rows
@@ -271,19 +271,21 @@ def stop_explanation(state: TrainState) -> str:
     text = EXPLANATIONS[reason]
     if reason == "non_finite":
         text = text.replace("infinite", f"infinite at step {state.step:,}") + (
-            " (try a lower --lr, or --grad-clip 1)"
+            " (a lower --lr may train further)"
         )
     return f"{text}; best epoch {state.best_epoch} of {state.epoch} restored"
 
 
-def refuse_if_never_improved(state: TrainState) -> None:
-    """A loss that diverged before any epoch improved leaves nothing worth freezing."""
+def refuse_if_never_improved(state: TrainState, learning_rate: float, checkpoints: Path) -> None:
+    """A loss that diverged before any epoch improved leaves nothing worth freezing (nor
+    checkpoints worth resuming)."""
     if math.isfinite(state.best_val_loss):
         return
+    shutil.rmtree(checkpoints, ignore_errors=True)
     raise TrainingError(
         f"the loss became NaN or infinite at step {state.step:,}, before any epoch improved on "
-        "the initial parameters; no program was written. Try a lower --lr (e.g. a tenth), "
-        "--grad-clip 1, or check the labels for extreme values"
+        f"the initial parameters; no program was written. Try --lr {learning_rate / 10:g}, "
+        "and check the labels for extreme values"
     )
 
 
