@@ -120,6 +120,11 @@ def parse_numbers(column: np.ndarray, table: Table, name: str) -> np.ndarray:
     return numbers
 
 
+def holds_nul(column: np.ndarray) -> bool:
+    """Whether any cell of a text column holds a NUL byte (which no number or text file has)."""
+    return "\x00" in "".join(map(str, column.tolist()))
+
+
 def _parse_floats(column: np.ndarray, table: Table, name: str) -> np.ndarray:
     if column.dtype.kind in "fiub":
         return column.astype(np.float64)
@@ -127,12 +132,14 @@ def _parse_floats(column: np.ndarray, table: Table, name: str) -> np.ndarray:
     stripped = np.char.strip(text)
     missing = np.isin(np.char.lower(stripped), list(MISSING))
     try:
+        if holds_nul(column):  # numpy drops trailing NULs: '1\x00' would read as 1
+            raise ValueError("a NUL byte")
         return np.where(missing, "nan", stripped).astype(np.float64)
     except ValueError:
         for row, (value, is_missing) in enumerate(
             zip(column.tolist(), missing.tolist(), strict=True)
         ):
-            if not is_missing:
+            if not is_missing or "\x00" in str(value):
                 try:
                     float(str(value))
                 except ValueError:

@@ -58,6 +58,13 @@ def infer_schema(
             column=label,
         )
     for name in ignore:
+        if name == label:
+            raise UsageError(
+                f"--ignore {name}: that is the label column of {source}; a label cannot be left out "
+                "(drop the --ignore, or choose another --label)",
+                field="ignore",
+                column=name,
+            )
         if name not in names:
             raise UsageError(
                 f"--ignore {name}: no such column in {source}.{closest(name, names)}",

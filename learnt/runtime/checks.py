@@ -247,18 +247,20 @@ def check_parameter_count(manifest: Manifest, tensors: dict[str, TensorEntry], f
 # --- JSON -------------------------------------------------------------------------------------------
 
 
+def no_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object's pairs as a dict; a ValueError when a key appears twice (which one wins
+    differs between readers)."""
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        repeated = next(key for key in keys if keys.count(key) > 1)
+        raise ValueError(f"key {repeated!r} appears twice")
+    return dict(pairs)
+
+
 def parse_json_object(raw: bytes, error: Any) -> dict[str, Any]:
     """A JSON object from `raw`, refusing repeated keys; `error(why)` makes the exception."""
-
-    def no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        keys = [key for key, _ in pairs]
-        if len(set(keys)) != len(keys):
-            repeated = next(key for key in keys if keys.count(key) > 1)
-            raise ValueError(f"key {repeated!r} appears twice")
-        return dict(pairs)
-
     try:
-        data = json.loads(raw.decode("utf-8"), object_pairs_hook=no_repeats)
+        data = json.loads(raw.decode("utf-8"), object_pairs_hook=no_repeated_keys)
     except UnicodeDecodeError:
         raise error("not UTF-8") from None
     except RecursionError:

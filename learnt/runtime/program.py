@@ -27,6 +27,7 @@ from learnt.runtime.checks import (
     check_contents,
     check_file_name,
     check_regular_file,
+    no_repeated_keys,
     open_regular,
     read_regular,
 )
@@ -162,8 +163,10 @@ def read_manifest(path: Path) -> Manifest:
             file=manifest_path,
         )
     try:
-        data = json.loads(read_regular(manifest_path).decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as error:  # ValueError: JSON, or a too-long number
+        data = json.loads(
+            read_regular(manifest_path).decode("utf-8"), object_pairs_hook=no_repeated_keys
+        )
+    except (UnicodeDecodeError, ValueError) as error:  # JSON, a repeated key, a long number
         raise ProgramError(
             f"{manifest_path}: not valid JSON ({error})", file=manifest_path
         ) from error

@@ -29,8 +29,9 @@ The width is then raised to the input width (rounded up to a power of two, at mo
 count once, not with their periodic embeddings) so the first layer never compresses the raw inputs —
 except in a wide table, with more inputs than training rows (100,000 columns, 22 rows): there the
 width stays the rows' and the periodic embeddings are left out, so the first layer holds about
-inputs × width parameters instead of 17 × inputs × 1024 (gigabytes), and the plan warns. Embedding width per categorical column: min(32, round(1.6 · n^0.56))
-for n categories (the rule of thumb fastai uses). Dropout 0.1.
+inputs × width parameters instead of 17 × inputs × 1024 (gigabytes), and the plan warns.
+Embedding width per categorical column: min(32, round(1.6 · n^0.56)) for n categories (the rule of
+thumb fastai uses). Dropout 0.1.
 """
 
 from __future__ import annotations
