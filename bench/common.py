@@ -95,11 +95,14 @@ def machine_load(seconds: float = 0.5) -> None:
 
 
 @contextlib.contextmanager
-def others_watched() -> Iterator[None]:
-    """Around a measurement: print the share of CPU time other processes took meanwhile."""
-    before, own_before = cpu_ticks(), own_cpu_seconds()
+def others_watched(children: Sequence[int] = ()) -> Iterator[None]:
+    """Around a measurement: print the share of CPU time other processes took meanwhile.
+
+    `children`: process ids of running children (servers) counted as this benchmark's own.
+    """
+    before, own_before = cpu_ticks(), own_cpu_seconds(children)
     yield
-    after, own_after = cpu_ticks(), own_cpu_seconds()
+    after, own_after = cpu_ticks(), own_cpu_seconds(children)
     if before is None or after is None or after[1] <= before[1]:
         return
     tick = os.sysconf("SC_CLK_TCK")
@@ -122,10 +125,20 @@ def cpu_ticks() -> tuple[int, int] | None:
     return sum(fields) - idle, sum(fields)
 
 
-def own_cpu_seconds() -> float:
-    """CPU seconds used by this process and its finished children."""
+def own_cpu_seconds(children: Sequence[int] = ()) -> float:
+    """CPU seconds used by this process, its finished children and the running `children`."""
     times = os.times()
-    return times.user + times.system + times.children_user + times.children_system
+    own = times.user + times.system + times.children_user + times.children_system
+    return own + sum(process_cpu_seconds(pid) for pid in children)
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a running process (Linux /proc), or 0 when unreadable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)

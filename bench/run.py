@@ -21,6 +21,7 @@ HERE = Path(__file__).resolve().parent
 BENCHMARKS = (
     "cli_speed",
     "predict_cold",
+    "serve",
     "train_speed",
     "checkpoint",
     "quality",

@@ -2,6 +2,7 @@
 
     learnt train DATA --label COL      learnt evaluate PROGRAM DATA
     learnt predict PROGRAM DATA        learnt inspect PROGRAM        learnt quickstart
+    learnt serve PROGRAM
     learnt backbones [add NAME]
 
 Only typer is imported at start-up; each command imports what it needs, so `learnt --help` is
@@ -269,6 +270,52 @@ def inspect(
     say(f"[bold]{escape(str(program))}[/]  learnt program, format {manifest.format_version}")
     for name, value in lines:
         say(f"  {name:<13} {escape(value)}")
+
+
+@app.command()
+def serve(
+    program: ProgramArgument,
+    host: Annotated[str, typer.Option(help="Address to bind; 0.0.0.0 exposes it.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    max_body: Annotated[
+        str, typer.Option(help="Largest request body, e.g. 8MiB (413 beyond).")
+    ] = "8MiB",
+    max_rows: Annotated[
+        int, typer.Option(help="Most rows, texts or images per request (422 beyond).")
+    ] = 10_000,
+    timeout: Annotated[float, typer.Option(help="Seconds per request (504 beyond).")] = 30.0,
+    max_queue: Annotated[
+        int, typer.Option(help="Most requests pending at once (503 + Retry-After beyond).")
+    ] = 64,
+    batch_wait_ms: Annotated[
+        float,
+        typer.Option(
+            help="How long concurrent requests wait to share a network call; 0: no batching."
+        ),
+    ] = 5.0,
+    no_batching: Annotated[
+        bool, typer.Option("--no-batching", help="Run each request's network call alone.")
+    ] = False,
+    quiet: Quiet = False,
+) -> None:
+    """Serve a program over HTTP: POST /predict, GET /metadata, /livez, /readyz, /docs (needs the extra learnt\\[serve])."""
+    set_quiet(quiet)
+    from learnt.serve import ServeSettings, parse_size, require_serve
+
+    require_serve()
+    from learnt.runtime.program import load
+    from learnt.serve.app import serve as run_server
+
+    settings = ServeSettings(
+        host=host,
+        port=port,
+        max_body=parse_size(max_body),
+        max_rows=max_rows,
+        timeout=timeout,
+        max_queue=max_queue,
+        batch_wait_ms=0.0 if no_batching else batch_wait_ms,
+    )
+    run_server(load(program), settings, log_level="warning" if quiet else "info")
 
 
 @app.command()

@@ -12,3 +12,7 @@ augment.py        image batches: augmentation and normalisation
 freeze.py         step 6: write a program (ONNX export, atomic directory)
 torch_runtime.py  prediction in torch, for `--runtime torch`
 """
+
+from learnt.errors import require
+
+require("torch", "train")  # a slim install (no torch) says what to install, not a traceback
