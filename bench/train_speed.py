@@ -103,6 +103,7 @@ def fresh_model(config: MLPConfig, seed: int) -> nn.Module:
 def run_learnt(prepared: Prepared) -> Timing:
     """`learnt.training.loop.fit` with the hooks `learnt train --quiet` installs, plus an epoch clock."""
     from learnt.console import set_quiet
+    from learnt.training.checkpoint import CheckpointPolicy, Checkpoints
     from learnt.training.hooks import HookList, Hooks, MetricsLog, ProgressBar
     from learnt.training.loop import fit, planned_steps
     from learnt.training.state import LoopState
@@ -120,14 +121,16 @@ def run_learnt(prepared: Prepared) -> Timing:
     clock = EpochClock()
     with tempfile.TemporaryDirectory() as run_dir:
         total = planned_steps(len(prepared.train), settings)
+        loop = LoopState.start(model, settings, len(prepared.train))
+        saver = Checkpoints(loop, Path(run_dir) / "checkpoints", CheckpointPolicy(1000, 600, 2), {})
         hooks = HookList(
             [
                 ProgressBar(total, settings.criteria.max_epochs),
                 MetricsLog(Path(run_dir) / "metrics.jsonl"),
                 clock,
+                saver,  # checkpoints at the defaults, as `learnt train` writes them
             ]
         )
-        loop = LoopState.start(model, settings, len(prepared.train))
         state = fit(loop, prepared.train, prepared.validation, hooks)
     seconds = [b - a for a, b in itertools.pairwise(clock.marks)]
     return Timing(seconds, float(state.val_loss or math.nan))
@@ -144,16 +147,25 @@ def warmup_cosine(step: int, warmup: int, total: int) -> float:
 
 
 def loss_function(task: str) -> Callable[..., torch.Tensor]:
-    """Cross-entropy on logits, or mean squared error on the single regression output."""
+    """Cross-entropy on logits, or mean squared error on the single regression output; an
+    ensemble's outputs [B, members, …] give each member its own loss (as learnt trains them)."""
     from torch.nn import functional
 
-    if task == "classification":
-        return functional.cross_entropy
+    def cross_entropy(outputs: torch.Tensor, targets: torch.Tensor, **kw: Any) -> torch.Tensor:
+        if outputs.dim() == 3:
+            members = outputs.shape[1]
+            return functional.cross_entropy(
+                outputs.flatten(0, 1), targets.repeat_interleave(members), **kw
+            )
+        return functional.cross_entropy(outputs, targets, **kw)
 
     def squared_error(outputs: torch.Tensor, targets: torch.Tensor, **kw: Any) -> torch.Tensor:
-        return functional.mse_loss(outputs.squeeze(1), targets, **kw)
+        values = outputs.squeeze(-1)
+        if values.dim() == 2:
+            targets = targets.unsqueeze(1).expand_as(values)
+        return functional.mse_loss(values, targets, **kw)
 
-    return squared_error
+    return cross_entropy if task == "classification" else squared_error
 
 
 def validation_loss(model: nn.Module, validation: LoopData, task: str) -> float:
