@@ -200,32 +200,15 @@ def run_in(
         init.source.phases = phases.names
         state = phases.combined()
     else:
-        loop = LoopState.start(model, loop_settings, len(split.train))
-        fingerprint = make_fingerprint(
-            settings.as_json(),
-            training_arrays(prepared.train),
-            config.model_dump(mode="json"),
+        state = fit_with_checkpoints(
+            model,
+            config,
+            prepared,
+            loop_settings,
+            settings,
+            run_dir,
+            hooks_for(None, loop_settings, len(split.train)),
         )
-        if resuming:
-            resumed = resume_latest(loop, checkpoints, fingerprint)
-            keep_metrics_until(run_dir / "metrics.jsonl", loop.state.epoch)
-            say(
-                step(
-                    "resume", f"from {resumed} (step {loop.state.step:,}, epoch {loop.state.epoch})"
-                )
-            )
-        else:
-            shutil.rmtree(checkpoints, ignore_errors=True)
-            prepared.fitted.save(checkpoints / FITTED)
-        saver = Checkpoints(loop, checkpoints, checkpoint_policy(settings), fingerprint)
-        state = fit(
-            loop,
-            prepared.train,
-            prepared.validation,
-            HookList([hooks_for(None, loop_settings, len(split.train)), saver]),
-        )
-        if state.stop_reason == "interrupted" and (saved := saved_checkpoints(checkpoints)):
-            say(step("resume", f"learnt train … --resume {run_dir} continues from {saved[-1]}"))
     model = model.to(memory_format=torch.contiguous_format)
     reason = state.stop_reason or "max_epochs"
     if reason == "non_finite":
@@ -264,6 +247,37 @@ def run_in(
         example = "new_photos/" if prepared.data_kind == "images" else "new.csv"
         say(step("next", f"learnt predict {program_dir} {example} --out predictions.csv"))
     return TrainResult(program, state, run_dir, split)
+
+
+def fit_with_checkpoints(
+    model: torch.nn.Module,
+    config: Architecture,
+    prepared: Prepared,
+    loop_settings: LoopSettings,
+    settings: TrainSettings,
+    run_dir: Path,
+    hooks: Hooks,
+) -> TrainState:
+    """Step 5 from a network's initial parameters: the loop, checkpointed as it goes, continued
+    from the newest checkpoint when the run is resumed."""
+    checkpoints = run_dir / CHECKPOINTS
+    loop = LoopState.start(model, loop_settings, len(prepared.train))
+    fingerprint = make_fingerprint(
+        settings.as_json(), training_arrays(prepared.train), config.model_dump(mode="json")
+    )
+    if settings.resume is not None:
+        resumed = resume_latest(loop, checkpoints, fingerprint)
+        keep_metrics_until(run_dir / "metrics.jsonl", loop.state.epoch)
+        where = f"step {loop.state.step:,}, epoch {loop.state.epoch}"
+        say(step("resume", f"from {resumed} ({where})"))
+    else:
+        shutil.rmtree(checkpoints, ignore_errors=True)
+        prepared.fitted.save(checkpoints / FITTED)
+    saver = Checkpoints(loop, checkpoints, checkpoint_policy(settings), fingerprint)
+    state = fit(loop, prepared.train, prepared.validation, HookList([hooks, saver]))
+    if state.stop_reason == "interrupted" and (saved := saved_checkpoints(checkpoints)):
+        say(step("resume", f"learnt train … --resume {run_dir} continues from {saved[-1]}"))
+    return state
 
 
 def stop_explanation(state: TrainState) -> str:
