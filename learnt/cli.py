@@ -49,10 +49,24 @@ RuntimeOption = Annotated[
 ProgramArgument = Annotated[Path, typer.Argument(help="A program directory.", show_default=False)]
 
 
+def print_version(value: bool) -> None:
+    if value:
+        from learnt import __version__
+
+        sys.stdout.write(f"learnt {__version__}\n")
+        raise typer.Exit()
+
+
 @app.callback()
 def options(
     debug: Annotated[
         bool, typer.Option("--debug", help="Show the full traceback on errors (any command).")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=print_version, is_eager=True, help="Print the version and exit."
+        ),
     ] = False,
 ) -> None:
     """Labelled data in, a program out: train, evaluate and use deep-learning programs."""
@@ -153,8 +167,9 @@ def evaluate(
     json_output: Json = False,
     quiet: Quiet = False,
 ) -> None:
-    """Evaluate a program on labelled data: accuracy, loss, macro-F1, confusion matrix (or r2, rmse, mae)."""
+    """Evaluate a program on labelled data: scores beside a naive baseline, per class, and warnings."""
     set_quiet(quiet)
+    from learnt.console import show, warn
     from learnt.runtime.evaluate import evaluate_table, summary
     from learnt.runtime.predict import read_inputs
     from learnt.runtime.program import load
@@ -162,9 +177,12 @@ def evaluate(
     loaded = load(program)
     inputs = read_inputs(loaded, [data], labelled=True, encoding=encoding)
     metrics = evaluate_table(loaded, inputs, runner(runtime))
-    say(summary(metrics))
+    show(summary(metrics), json_output)
     if metrics["task"] == "classification":
-        show_confusion(metrics)
+        show_per_class(metrics, json_output)
+        show_confusion(metrics, json_output)
+    for warning in metrics["warnings"]:
+        warn(warning)
     if json_output:
         print_json(metrics)
 
@@ -244,7 +262,7 @@ def inspect(
     if json_output:
         print_json(manifest.model_dump(mode="json"))
         return
-    from learnt.console import escape
+    from learnt.console import escape, show
     from learnt.runtime.evaluate import summary
 
     training, labels, rows = manifest.training, manifest.labels, manifest.training.rows
@@ -267,9 +285,9 @@ def inspect(
     ]
     if manifest.metrics:
         lines.append(("test", summary(manifest.metrics)))
-    say(f"[bold]{escape(str(program))}[/]  learnt program, format {manifest.format_version}")
+    show(f"[bold]{escape(str(program))}[/]  learnt program, format {manifest.format_version}")
     for name, value in lines:
-        say(f"  {name:<13} {escape(value)}")
+        show(f"  {name:<13} {escape(value)}")
 
 
 @app.command()
@@ -426,10 +444,27 @@ def runner(runtime: Runtime) -> Any:
     return torch_runner
 
 
-def show_confusion(metrics: dict[str, Any]) -> None:
+def show_per_class(metrics: dict[str, Any], json_output: bool) -> None:
+    """Precision, recall, F1 and support of each class, as a table (up to 50 classes)."""
     from rich.table import Table
 
-    from learnt.console import console, is_quiet
+    from learnt.console import is_quiet, results
+
+    if is_quiet() or len(metrics["per_class"]) > 50:
+        return
+    table = Table(title="per class", title_justify="left")
+    for name in ("class", "precision", "recall", "F1", "support"):
+        table.add_column(name, justify="left" if name == "class" else "right")
+    for row in metrics["per_class"]:
+        scores = (f"{row[name]:.3f}" for name in ("precision", "recall", "f1"))
+        table.add_row(str(row["class"]), *scores, str(row["support"]))
+    results(json_output).print(table)
+
+
+def show_confusion(metrics: dict[str, Any], json_output: bool = False) -> None:
+    from rich.table import Table
+
+    from learnt.console import is_quiet, results
 
     classes = [str(c) for c in metrics["classes"]]
     if is_quiet() or len(classes) > 20:
@@ -440,7 +475,7 @@ def show_confusion(metrics: dict[str, Any]) -> None:
         table.add_column(name, justify="right")
     for name, row in zip(classes, metrics["confusion_matrix"], strict=True):
         table.add_row(name, *map(str, row))
-    console().print(table)
+    results(json_output).print(table)
 
 
 def print_json(value: Any) -> None:

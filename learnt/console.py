@@ -1,7 +1,8 @@
-"""Human output: one rich console on stderr, silenced by `--quiet`.
+"""Human output: progress and notices on stderr, results on stdout, all silenced by `--quiet`.
 
-Results meant for programs (`--json`, predictions without `--out`) go to stdout; everything a
-person reads goes here, so the two never mix.
+Results (`learnt evaluate`'s scores, `learnt inspect`) go to stdout so they can be redirected to a
+file; with `--json` stdout carries only the JSON, and the human form of the results joins the
+progress on stderr, so the two never mix.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ if TYPE_CHECKING:
 
 _quiet = False
 _console: Console | None = None
+_stdout: Console | None = None
 
 
 def set_quiet(quiet: bool) -> None:
@@ -32,6 +34,29 @@ def console() -> Console:
 
         _console = Console(stderr=True, highlight=False, soft_wrap=True)
     return _console
+
+
+def results(json_output: bool = False) -> Console:
+    """The console for results: stdout, or the stderr console when stdout carries JSON."""
+    global _stdout
+    if json_output:
+        return console()
+    if _stdout is None:
+        from rich.console import Console
+
+        _stdout = Console(highlight=False, soft_wrap=True)
+    return _stdout
+
+
+def show(message: str, json_output: bool = False) -> None:
+    """Print one line of a result for a person, unless quiet. Accepts rich markup."""
+    if not _quiet:
+        results(json_output).print(message)
+
+
+def warn(message: str) -> None:
+    """Print a warning on stderr, unless quiet (shown verbatim)."""
+    say(f"[bold yellow]warning:[/] {escape(message)}")
 
 
 def escape(text: str) -> str:

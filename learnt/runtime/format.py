@@ -440,6 +440,19 @@ class InitSource(Model):
     phases: list[str] = []  # fine-tuning phases that ran: "head", "whole"
 
 
+class RowFingerprints(Model):
+    """The training and validation rows, as sorted 8-byte hashes of their canonical values.
+
+    `values` is base64 of big-endian uint64s; when `stored` < `rows` it holds a random sample.
+    """
+
+    hash: Literal["blake2b-8"] = "blake2b-8"  # of the canonical values of `columns`, in order
+    columns: list[str]  # every column of the training data, the label included
+    rows: Annotated[int, Field(ge=0)]  # rows fingerprinted
+    stored: Annotated[int, Field(ge=0)]  # fingerprints kept (a sample when fewer than `rows`)
+    values: str
+
+
 class Training(Model):
     """How the program was made: enough to reproduce it on the same machine and versions."""
 
@@ -457,6 +470,8 @@ class Training(Model):
     data: str  # where the data came from
     data_sha256: str
     skipped: list[dict[str, str]] = []  # unreadable inputs left out with --skip-bad: file, reason
+    class_counts: list[int] | None = None  # training rows per class, as in labels; None: unknown
+    row_fingerprints: RowFingerprints | None = None  # None: not recorded
     settings: dict[str, Any]
     versions: dict[str, str]
     created: str

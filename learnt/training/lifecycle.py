@@ -70,6 +70,8 @@ from learnt.training.stopping import EXPLANATIONS, StopCriteria
 if TYPE_CHECKING:
     import pandas as pd
 
+    from learnt.data.tables import Table
+
 
 @dataclass
 class TrainResult:
@@ -227,6 +229,7 @@ def run_in(
         model_inputs=list(prepared.sample.arrays),
         training=provenance(settings, state, split, data, labelled, init),
     )
+    record_training_rows(manifest, labelled.table, split)
     with staging(program_dir, settings.force or resuming) as stage:
         write_weights(model, stage)
         fitted.write_files(stage)
@@ -241,6 +244,8 @@ def run_in(
     say(step("program", f"{program_dir} (program.json, weights.safetensors, model.onnx)"))
     if manifest.metrics:
         say(step("test", summary(manifest.metrics)))
+        for warning in manifest.metrics["warnings"]:
+            say(step("warning", warning))
 
     # 8. use
     if suggest_next:
@@ -487,6 +492,20 @@ def provenance(
         },
         created=datetime.now(UTC).isoformat(timespec="seconds"),
     )
+
+
+def record_training_rows(manifest: Manifest, table: Table, split: Split) -> None:
+    """Training class counts, and fingerprints of the training and validation rows."""
+    from learnt.data.encode import encode_labels
+    from learnt.runtime.fingerprints import record
+
+    label = manifest.input_schema.label
+    if manifest.task == "classification":
+        targets, _ = encode_labels(table.take(split.train), label, manifest.labels)
+        counts = np.bincount(targets, minlength=len(manifest.labels.classes))
+        manifest.training.class_counts = counts.tolist()
+    seen = table.take(np.concatenate([split.train, split.validation]))
+    manifest.training.row_fingerprints = record(seen, manifest.training.seed)
 
 
 def fingerprint(data: Any) -> str:
