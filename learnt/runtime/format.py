@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from learnt.kinds import DataKind, Task
 
-# Version 2 (learnt 0.3): an MLP may be an ensemble (`members`) and read periodic embeddings of
+# Version 2 (after learnt 0.1.0): an MLP may be an ensemble (`members`) and read periodic embeddings of
 # its numeric inputs (`frequencies`); dates gain a day-of-year part. A version 1 program is a
 # version 2 program with none of these, so it is read as it is.
 FORMAT_VERSION = 2
