@@ -102,6 +102,13 @@ RUNS = {  # family: (data, arguments); a checkpoint every 3 steps
         "2",
     ),
 }
+
+
+def checkpointed(family: str, data: dict[str, Path], run_dir: Path) -> tuple:
+    """`learnt train` arguments of a family's run into `run_dir`, a checkpoint every 3 steps."""
+    return (*RUNS[family](data), "--checkpoint-steps", "3", "--out", run_dir)
+
+
 TRIALS = [  # (family, where the run is killed, at which step or epoch)
     ("mlp", "step", 7),  # mid-epoch (titanic: 16 steps an epoch)
     ("mlp", "epoch", 2),  # at an epoch's end
@@ -139,9 +146,7 @@ def uninterrupted(
     done = {}
     for family in {family for family, _, _ in TRIALS}:
         run_dir = tmp_path_factory.mktemp(f"{family}-whole")
-        result = learnt_train(
-            *RUNS[family](data), "--checkpoint-steps", "3", "--out", run_dir, tokenizer=tokenizer
-        )
+        result = learnt_train(*checkpointed(family, data, run_dir), tokenizer=tokenizer)
         assert result.returncode == 0, result.stdout
         done[family] = weights(run_dir)
     return done
@@ -158,7 +163,7 @@ def test_a_killed_run_resumes_bit_identical(
     at: int,
 ) -> None:
     run_dir = tmp_path / "run"
-    arguments = (*RUNS[family](data), "--checkpoint-steps", "3", "--out", run_dir)
+    arguments = checkpointed(family, data, run_dir)
     killed = learnt_train(*arguments, kill=(where, at), tokenizer=tokenizer)
     assert killed.returncode == -signal.SIGKILL
     assert not (run_dir / "program").exists()
@@ -176,7 +181,7 @@ def test_ctrl_c_freezes_a_program_leaves_a_checkpoint_and_exits_130(
     tmp_path: Path, data: dict[str, Path], uninterrupted: dict
 ) -> None:
     run_dir = tmp_path / "run"
-    arguments = (*RUNS["mlp"](data), "--checkpoint-steps", "3", "--out", run_dir)
+    arguments = checkpointed("mlp", data, run_dir)
     stopped = learnt_train(*arguments, kill=("ctrl-c", 10))
     assert stopped.returncode == 130, stopped.stdout
     assert "interrupted" in stopped.stdout and "--resume" in stopped.stdout
@@ -268,7 +273,7 @@ def test_a_second_ctrl_c_exits_at_once_and_the_checkpoints_stay_whole(
     tmp_path: Path, data: dict[str, Path], uninterrupted: dict
 ) -> None:
     run_dir = tmp_path / "run"
-    arguments = (*RUNS["mlp"](data), "--checkpoint-steps", "3", "--out", run_dir)
+    arguments = checkpointed("mlp", data, run_dir)
     stopped = learnt_train(*arguments, kill=("ctrl-c-twice", 10))
     assert stopped.returncode == 130, stopped.stdout
     assert "Traceback" not in stopped.stdout
