@@ -2,238 +2,360 @@
 
     learnt train DATA --label COL      learnt evaluate PROGRAM DATA
     learnt predict PROGRAM DATA        learnt inspect PROGRAM        learnt quickstart
-    learnt serve PROGRAM
-    learnt backbones [add NAME]
+    learnt serve PROGRAM               learnt backbones [add NAME]
 
-Only typer is imported at start-up; each command imports what it needs, so `learnt --help` is
-instant and `learnt predict` (ONNX runtime) never imports torch or pandas. The flags of `learnt
-train` are generated from `learnt.settings.TrainSettings`, so they cannot drift from the Python API.
+Built on the standard library's argparse, so the runtime install needs no CLI package and a cold
+`learnt predict` imports nothing it does not use; each command imports what it needs when it
+runs. The flags of `learnt train` are generated from `learnt.settings.TrainSettings`, so they
+cannot drift from the Python API. Every command is a function `NAME_command(options)` below its
+parser; `main` turns a `LearntError` into its message and exit code.
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
-import inspect as introspect
 import json
 import sys
+import types
 import typing
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
-
-import typer
+from typing import Any, NoReturn
 
 from learnt.console import say, set_quiet
 from learnt.kinds import Runtime
-from learnt.settings import TrainSettings, setting_flags
 
-app = typer.Typer(
-    name="learnt",
-    help="Labelled data in, a program out: train, evaluate and use deep-learning programs.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
-)
-
-Quiet = Annotated[
-    bool, typer.Option("--quiet", "-q", help="Print only errors (and --json output).")
-]
-Json = Annotated[
-    bool,
-    typer.Option("--json", help="Print one JSON object on stdout; human output goes to stderr."),
-]
-RuntimeOption = Annotated[
-    Runtime,
-    typer.Option(help="Run the ONNX graph (no torch), or rebuild the network in torch."),
-]
-ProgramArgument = Annotated[Path, typer.Argument(help="A program directory.", show_default=False)]
+DESCRIPTION = "Labelled data in, a program out: train, evaluate and use deep-learning programs."
+EPILOG = "Run `learnt COMMAND --help` for a command's flags; --debug shows full tracebacks."
 
 
-def print_version(value: bool) -> None:
-    if value:
+# --- entry point ----------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """Entry point: parse, run the command, exit with its code.
+
+    `--debug` may stand anywhere on the command line; it is taken out before the command is parsed.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    args = [arg for arg in args if arg != "--debug"]
+    sys.exit(run(args, debug))
+
+
+def run(args: list[str], debug: bool = False) -> int:
+    """Run `learnt ARGS`; a `LearntError` becomes its message and exit code unless `debug`."""
+    parser = build_parser()
+    if not args:
+        parser.print_help()
+        return 0
+    options = parser.parse_args(args)  # usage errors: argparse's message, exit 2
+    try:
+        return options.command(options) or 0
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        sys.stderr.write("interrupted\n")
+        return 130
+    except Exception as failure:
+        from learnt.errors import LearntError
+
+        if debug or not isinstance(failure, LearntError):
+            raise
+        from learnt.console import error
+
+        error(str(failure))
+        return failure.exit_code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """`learnt` and its commands."""
+    parser = Parser(
+        prog="learnt", description=DESCRIPTION, epilog=EPILOG, formatter_class=Formatter
+    )
+    parser.add_argument("--version", action=VersionAction, help="Print the version and exit.")
+    parser.add_argument(
+        "--debug", action="store_true", help="Show the full traceback on errors (any command)."
+    )
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for add in (
+        add_train,
+        add_evaluate,
+        add_predict,
+        add_inspect,
+        add_serve,
+        add_quickstart,
+        add_backbones,
+    ):
+        add(commands)
+    return parser
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with usage errors in learnt's own form: one `error:` line and where to look."""
+
+    def error(self, message: str) -> NoReturn:
+        from learnt.console import error
+
+        error(f"{message} (see `{self.prog} --help`)")
+        self.exit(2)
+
+
+class Formatter(argparse.RawDescriptionHelpFormatter):
+    """Help with docstring paragraphs kept as written and a wider option column."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=32)
+
+
+class VersionAction(argparse.Action):
+    """`--version`: print `learnt X.Y.Z` on stdout and exit (the version is read only then)."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
         from learnt import __version__
 
         sys.stdout.write(f"learnt {__version__}\n")
-        raise typer.Exit()
+        parser.exit()
 
 
-@app.callback()
-def options(
-    debug: Annotated[
-        bool, typer.Option("--debug", help="Show the full traceback on errors (any command).")
-    ] = False,
-    version: Annotated[
-        bool,
-        typer.Option(
-            "--version", callback=print_version, is_eager=True, help="Print the version and exit."
-        ),
-    ] = False,
-) -> None:
-    """Labelled data in, a program out: train, evaluate and use deep-learning programs."""
+def command(
+    commands: Any, name: str, function: Callable[[argparse.Namespace], int | None]
+) -> argparse.ArgumentParser:
+    """A sub-command whose help is the first line of `function`'s docstring."""
+    doc = (function.__doc__ or "").strip()
+    parser = commands.add_parser(
+        name, help=doc.splitlines()[0], description=doc, formatter_class=Formatter
+    )
+    parser.set_defaults(command=function)
+    return parser
 
 
-def train(
-    data: Path,
-    json_output: bool = False,
-    quiet: bool = False,
-    **settings: Any,
-) -> None:
-    """Train on labelled data: infer the schema, split, size a network, train, freeze, evaluate."""
-    set_quiet(quiet)
-    from learnt.settings import make_settings
-    from learnt.training.lifecycle import run
-
-    given = {name: value for name, value in settings.items() if value is not None}
-    result = run(data, make_settings(**given))
+def add_output_modes(parser: argparse.ArgumentParser, json_output: bool = True) -> None:
     if json_output:
-        print_json(result.as_json())
-    if result.state.stop_reason == "interrupted":
-        sys.exit(130)  # the program holds the best parameters so far; a checkpoint can resume
+        parser.add_argument(
+            "--json",
+            dest="json_output",
+            action="store_true",
+            help="Print one JSON object on stdout; human output goes to stderr.",
+        )
+    parser.add_argument(
+        "--quiet", "-q", action="store_true", help="Print only errors (and --json output)."
+    )
 
 
-def settings_parameters() -> list[introspect.Parameter]:
-    """One typer option per `TrainSettings` field: its flag, type, default and help."""
+def add_program(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("program", type=Path, metavar="PROGRAM", help="A program directory.")
+
+
+def add_encoding(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--encoding",
+        default="utf-8",
+        help="Text encoding of CSV and JSONL files, e.g. latin-1 (default: utf-8).",
+    )
+
+
+def add_runtime(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--runtime",
+        choices=typing.get_args(Runtime),
+        default="onnx",
+        help="Run the ONNX graph (no torch), or rebuild the network in torch (default: onnx).",
+    )
+
+
+# --- learnt train ---------------------------------------------------------------------------------
+
+
+def add_train(commands: Any) -> None:
+    parser = command(commands, "train", train_command)
+    parser.add_argument(
+        "data",
+        type=Path,
+        metavar="DATA",
+        help="Labelled table (.csv, .parquet, .jsonl), or a folder with one sub-folder of images "
+        "per class.",
+    )
+    add_setting_flags(parser)
+    add_output_modes(parser)
+
+
+def add_setting_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per `TrainSettings` field: its name, type or choices, and help with the default."""
+    from learnt.settings import TrainSettings, flag_name, setting_flags
+
     hints = typing.get_type_hints(TrainSettings, include_extras=True)
-    parameters = []
     for setting in dataclasses.fields(TrainSettings):
         flag = setting_flags()[setting.name]
-        kind = hints[setting.name].__origin__  # the type inside Annotated[…]
-        names = [flag.name or "--" + setting.name.replace("_", "-")]
-        if flag.short:
-            names.append(flag.short)
-        option = typer.Option(*names, help=flag.help, show_default=flag.default_shown)
+        names = [flag_name(setting.name), *([flag.short] if flag.short else [])]
         default = None if setting.default is dataclasses.MISSING else setting.default
-        if typing.get_origin(kind) is list:
-            kind = kind | None  # a repeatable flag given no times: the setting's default
-        parameters.append(
-            introspect.Parameter(
-                setting.name,
-                introspect.Parameter.KEYWORD_ONLY,
-                annotation=Annotated[kind, option],
-                default=default,
-            )
+        parser.add_argument(
+            *names,
+            dest=setting.name,
+            default=None,  # not given: the setting's own default (None means "from the data")
+            help=flag.help + shown_default(flag.default_shown, default),
+            **argument_kind(hints[setting.name].__origin__),  # the type inside Annotated[…]
         )
-    return parameters
 
 
-def register_train() -> None:
-    """`learnt train`: DATA, then the settings' flags, then the output modes."""
-    data = introspect.Parameter(
+def argument_kind(kind: Any) -> dict[str, Any]:
+    """argparse's `type`/`choices`/`action` for a setting's type (Optional stripped)."""
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        kind = next(arg for arg in typing.get_args(kind) if arg is not type(None))
+    if kind is bool:
+        return {"action": "store_const", "const": True}
+    if typing.get_origin(kind) is list:
+        return {"action": "append", "type": typing.get_args(kind)[0], "metavar": "TEXT"}
+    if typing.get_origin(kind) is typing.Literal:
+        return {"choices": typing.get_args(kind)}
+    return {"type": kind, "metavar": {int: "N", float: "X", Path: "PATH"}.get(kind, "TEXT")}
+
+
+def shown_default(shown: str | bool, default: Any) -> str:
+    if shown is False or default in (None, False, []):
+        return ""
+    return f" (default: {shown if isinstance(shown, str) else default})"
+
+
+def train_command(options: argparse.Namespace) -> int:
+    """Train on labelled data: infer the schema, split, size a network, train, freeze, evaluate."""
+    set_quiet(options.quiet)
+    from learnt.settings import TrainSettings, make_settings
+    from learnt.training.lifecycle import run as run_lifecycle
+
+    names = [f.name for f in dataclasses.fields(TrainSettings)]
+    given = {name: getattr(options, name) for name in names if getattr(options, name) is not None}
+    result = run_lifecycle(options.data, make_settings(**given))
+    if options.json_output:
+        print_json(result.as_json())
+    if result.state.stop_reason == "interrupted":
+        return 130  # the program holds the best parameters so far; a checkpoint can resume
+    return 0
+
+
+# --- learnt evaluate ------------------------------------------------------------------------------
+
+
+def add_evaluate(commands: Any) -> None:
+    parser = command(commands, "evaluate", evaluate_command)
+    add_program(parser)
+    parser.add_argument(
         "data",
-        introspect.Parameter.POSITIONAL_OR_KEYWORD,
-        annotation=Annotated[
-            Path,
-            typer.Argument(
-                help="Labelled table (.csv, .parquet, .jsonl), or a folder with one sub-folder of "
-                "images per class.",
-                show_default=False,
-            ),
-        ],
+        type=Path,
+        metavar="DATA",
+        help="Labelled table with the program's label column, or a folder of images by class.",
     )
-    outputs = [
-        introspect.Parameter(
-            name, introspect.Parameter.KEYWORD_ONLY, annotation=kind, default=False
-        )
-        for name, kind in (("json_output", Json), ("quiet", Quiet))
-    ]
-    parameters = [data, *settings_parameters(), *outputs]
-
-    def command(**values: Any) -> None:
-        train(**values)
-
-    command.__signature__ = introspect.Signature(parameters)  # type: ignore[attr-defined]
-    command.__annotations__ = {p.name: p.annotation for p in parameters}
-    command.__doc__ = train.__doc__
-    app.command("train")(command)
+    add_encoding(parser)
+    add_runtime(parser)
+    add_output_modes(parser)
 
 
-register_train()
-
-
-@app.command()
-def evaluate(
-    program: ProgramArgument,
-    data: Annotated[
-        Path,
-        typer.Argument(
-            help="Labelled table with the program's label column, or a folder of images by class.",
-            show_default=False,
-        ),
-    ],
-    encoding: Annotated[
-        str, typer.Option(help="Text encoding of CSV and JSONL files, e.g. latin-1.")
-    ] = "utf-8",
-    runtime: RuntimeOption = "onnx",
-    json_output: Json = False,
-    quiet: Quiet = False,
-) -> None:
+def evaluate_command(options: argparse.Namespace) -> None:
     """Evaluate a program on labelled data: scores beside a naive baseline, per class, and warnings."""
-    set_quiet(quiet)
+    set_quiet(options.quiet)
     from learnt.console import show, warn
     from learnt.runtime.evaluate import evaluate_table, summary
     from learnt.runtime.predict import read_inputs
     from learnt.runtime.program import load
 
-    loaded = load(program)
-    inputs = read_inputs(loaded, [data], labelled=True, encoding=encoding)
-    metrics = evaluate_table(loaded, inputs, runner(runtime))
-    show(summary(metrics), json_output)
+    loaded = load(options.program)
+    inputs = read_inputs(loaded, [options.data], labelled=True, encoding=options.encoding)
+    metrics = evaluate_table(loaded, inputs, runner(options.runtime))
+    show(summary(metrics), options.json_output)
     if metrics["task"] == "classification":
-        show_per_class(metrics, json_output)
-        show_confusion(metrics, json_output)
+        show_per_class(metrics, options.json_output)
+        show_confusion(metrics, options.json_output)
     for warning in metrics["warnings"]:
         warn(warning)
-    if json_output:
+    if options.json_output:
         print_json(metrics)
 
 
-@app.command()
-def predict(
-    program: ProgramArgument,
-    data: Annotated[
-        list[Path],
-        typer.Argument(
-            help="Table of inputs (.csv, .parquet, .jsonl; extra columns are ignored); image files and "
-            "folders; or - for texts on stdin, one per line.",
-            show_default=False,
-        ),
-    ],
-    out: Annotated[
-        Path | None,
-        typer.Option(help="Output file (.csv, .parquet, .jsonl).", show_default="CSV on stdout"),
-    ] = None,
-    keep: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--keep",
-            help="Input column to copy into the output, e.g. an id (repeatable).",
-            show_default=False,
-        ),
-    ] = None,
-    encoding: Annotated[
-        str, typer.Option(help="Text encoding of CSV and JSONL files, e.g. latin-1.")
-    ] = "utf-8",
-    runtime: RuntimeOption = "onnx",
-    skip_bad: Annotated[
-        bool,
-        typer.Option(
-            help="Images: report unreadable files in an `error` column instead of stopping."
-        ),
-    ] = False,
-    quiet: Quiet = False,
-) -> None:
+def show_per_class(metrics: dict[str, Any], json_output: bool) -> None:
+    """Precision, recall, F1 and support of each class, as a table (up to 50 classes)."""
+    from learnt.console import show_table
+
+    if len(metrics["per_class"]) > 50:
+        return
+    rows = [
+        [
+            str(row["class"]),
+            *(f"{row[k]:.3f}" for k in ("precision", "recall", "f1")),
+            str(row["support"]),
+        ]
+        for row in metrics["per_class"]
+    ]
+    show_table("per class", ["class", "precision", "recall", "F1", "support"], rows, json_output)
+
+
+def show_confusion(metrics: dict[str, Any], json_output: bool = False) -> None:
+    """Counts of true (rows) against predicted (columns) classes, up to 20 classes."""
+    from learnt.console import show_table
+
+    classes = [str(c) for c in metrics["classes"]]
+    if len(classes) > 20:
+        return
+    rows = [
+        [name, *map(str, counts)]
+        for name, counts in zip(classes, metrics["confusion_matrix"], strict=True)
+    ]
+    title = "confusion matrix (rows: true, columns: predicted)"
+    show_table(title, ["", *classes], rows, json_output)
+
+
+# --- learnt predict -------------------------------------------------------------------------------
+
+
+def add_predict(commands: Any) -> None:
+    parser = command(commands, "predict", predict_command)
+    add_program(parser)
+    parser.add_argument(
+        "data",
+        type=Path,
+        nargs="+",
+        metavar="DATA",
+        help="Table of inputs (.csv, .parquet, .jsonl; extra columns are ignored); image files and "
+        "folders; or - for texts on stdin, one per line.",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        metavar="PATH",
+        help="Output file (.csv, .parquet, .jsonl) (default: CSV on stdout).",
+    )
+    parser.add_argument(
+        "--keep",
+        action="append",
+        metavar="COLUMN",
+        help="Input column to copy into the output, e.g. an id (repeatable).",
+    )
+    add_encoding(parser)
+    add_runtime(parser)
+    parser.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="Images: report unreadable files in an `error` column instead of stopping.",
+    )
+    add_output_modes(parser, json_output=False)
+
+
+def predict_command(options: argparse.Namespace) -> None:
     """Predict every row (or image), in order: `prediction`, plus `proba_<class>` for classification."""
-    set_quiet(quiet)
+    set_quiet(options.quiet)
     from learnt.data.tables import write_table
     from learnt.errors import DataError, closest
     from learnt.runtime.predict import predict_table, read_inputs
     from learnt.runtime.program import load
 
-    loaded = load(program)
-    table = read_inputs(loaded, data, encoding=encoding)
-    columns = predict_table(loaded, table, runner(runtime), skip_bad=skip_bad)
+    loaded = load(options.program)
+    table = read_inputs(loaded, options.data, encoding=options.encoding)
+    columns = predict_table(loaded, table, runner(options.runtime), skip_bad=options.skip_bad)
     kept = {}
-    for name in keep or []:
+    for name in options.keep or []:
         if name not in table.columns:
             raise DataError(
                 f"--keep {name}: no such column in {table.source}.{closest(name, table.columns)}",
@@ -241,25 +363,42 @@ def predict(
                 column=name,
             )
         kept[name] = table.columns[name]
-    write_table({**kept, **columns}, out)
-    if out is not None:
+    write_table({**kept, **columns}, options.out)
+    if options.out is not None:
         from learnt.console import escape
 
-        say(f"wrote {len(table)} predictions to {escape(str(out))}")
+        say(f"wrote {len(table)} predictions to {escape(str(options.out))}")
 
 
-@app.command()
-def inspect(
-    program: ProgramArgument,
-    json_output: Json = False,
-    quiet: Quiet = False,
-) -> None:
+def runner(runtime: Runtime) -> Any:
+    """The runner for `--runtime`: None (ONNX, the runtime's default) or torch, imported lazily."""
+    if runtime == "onnx":
+        return None
+    from learnt.errors import require
+
+    require("torch")
+    from learnt.training.torch_runtime import torch_runner
+
+    return torch_runner
+
+
+# --- learnt inspect -------------------------------------------------------------------------------
+
+
+def add_inspect(commands: Any) -> None:
+    parser = command(commands, "inspect", inspect_command)
+    add_program(parser)
+    add_output_modes(parser)
+
+
+def inspect_command(options: argparse.Namespace) -> None:
     """Show what a program is: task, inputs, architecture, how it was trained, test metrics."""
-    set_quiet(quiet)
+    set_quiet(options.quiet)
     from learnt.runtime.program import load
 
+    program = options.program
     manifest = load(program).manifest
-    if json_output:
+    if options.json_output:
         print_json(manifest.model_dump(mode="json"))
         return
     from learnt.console import escape, show
@@ -281,133 +420,13 @@ def inspect(
             f"{training.data} ({rows['train']} train / {rows['validation']} validation / {rows['test']} test rows)",
         ),
         ("init", describe_init(training)),
-        ("size", describe_size(Path(program), manifest.files)),
+        ("size", describe_size(program, manifest.files)),
     ]
     if manifest.metrics:
         lines.append(("test", summary(manifest.metrics)))
     show(f"[bold]{escape(str(program))}[/]  learnt program, format {manifest.format_version}")
     for name, value in lines:
         show(f"  {name:<13} {escape(value)}")
-
-
-@app.command()
-def serve(
-    program: ProgramArgument,
-    host: Annotated[str, typer.Option(help="Address to bind; 0.0.0.0 exposes it.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
-    max_body: Annotated[
-        str, typer.Option(help="Largest request body, e.g. 8MiB (413 beyond).")
-    ] = "8MiB",
-    max_rows: Annotated[
-        int, typer.Option(help="Most rows, texts or images per request (422 beyond).")
-    ] = 10_000,
-    timeout: Annotated[float, typer.Option(help="Seconds per request (504 beyond).")] = 30.0,
-    max_queue: Annotated[
-        int, typer.Option(help="Most requests pending at once (503 + Retry-After beyond).")
-    ] = 64,
-    batch_wait_ms: Annotated[
-        float,
-        typer.Option(
-            help="How long concurrent requests wait to share a network call; 0: no batching."
-        ),
-    ] = 5.0,
-    no_batching: Annotated[
-        bool, typer.Option("--no-batching", help="Run each request's network call alone.")
-    ] = False,
-    quiet: Quiet = False,
-) -> None:
-    """Serve a program over HTTP: POST /predict, GET /metadata, /livez, /readyz, /docs (needs the extra learnt\\[serve])."""
-    set_quiet(quiet)
-    from learnt.serve import ServeSettings, parse_size, require_serve
-
-    require_serve()
-    from learnt.runtime.program import load
-    from learnt.serve.app import serve as run_server
-
-    settings = ServeSettings(
-        host=host,
-        port=port,
-        max_body=parse_size(max_body),
-        max_rows=max_rows,
-        timeout=timeout,
-        max_queue=max_queue,
-        batch_wait_ms=0.0 if no_batching else batch_wait_ms,
-    )
-    run_server(load(program), settings, log_level="warning" if quiet else "info")
-
-
-@app.command()
-def quickstart(
-    kind: Annotated[
-        Literal["tables", "images", "text"], typer.Argument(help="Which lifecycle to show.")
-    ] = "tables",
-    quiet: Quiet = False,
-) -> None:
-    """Run the whole lifecycle on bundled data: digits as a table (~10 s) or images (~30 s), or SMS text (~30 s)."""
-    set_quiet(quiet)
-    from learnt.quickstart import run_quickstart
-
-    run_quickstart(kind)
-
-
-backbones_app = typer.Typer(
-    help="Pretrained backbones shipped in packages: list them, or install one.",
-    invoke_without_command=True,
-    no_args_is_help=False,
-)
-app.add_typer(backbones_app, name="backbones")
-
-
-@backbones_app.callback()
-def backbones(context: typer.Context, json_output: Json = False) -> None:
-    """List the pretrained backbones: installed or not, sizes, licences, inputs, how to install."""
-    if context.invoked_subcommand is not None:
-        return
-    from learnt.backbones import BACKBONES
-
-    rows = [
-        {
-            "name": b.name,
-            "data": b.data_kind,
-            "installed": b.installed(),
-            "package": f"{b.package}=={b.version}",
-            "megabytes": b.megabytes,
-            "parameters": b.parameters,
-            "licence": b.licence,
-            "inputs": b.inputs,
-            "install": b.install_command(),
-        }
-        for b in BACKBONES.values()
-    ]
-    if json_output:
-        print_json(rows)
-        return
-    from learnt.console import escape
-
-    say("[bold]pretrained backbones[/] (`--init auto` uses one when it is installed)")
-    for row in rows:
-        state = "installed" if row["installed"] else f"not installed — {row['install']}"
-        say(f"  [bold]{row['name']:<19}[/] {row['data']:<7} {escape(state)}")
-        say(
-            f"  {'':<19} {row['package']}, {row['megabytes']:g} MB, {row['parameters']} parameters + a head"
-        )
-        say(f"  {'':<19} licence: {escape(row['licence'])}")
-        say(f"  {'':<19} inputs: {escape(row['inputs'])}")
-
-
-@backbones_app.command("add")
-def add_backbone(
-    name: Annotated[
-        str, typer.Argument(help="A backbone's name, e.g. minilm.", show_default=False)
-    ],
-    quiet: Quiet = False,
-) -> None:
-    """Install a backbone's package into this Python, pinned (with --no-deps where it must be)."""
-    set_quiet(quiet)
-    from learnt.backbones import add, backbone
-
-    add(name, quiet=quiet)
-    say(f"installed the {backbone(name).name} backbone; `learnt train` uses it by default")
 
 
 def describe_init(training: Any) -> str:
@@ -432,77 +451,139 @@ def describe_size(program: Path, files: dict[str, str]) -> str:
     return f"{total / 1e6:.1f} MB ({listed})"
 
 
-def runner(runtime: Runtime) -> Any:
-    """The runner for `--runtime`: None (ONNX, the runtime's default) or torch, imported lazily."""
-    if runtime == "onnx":
-        return None
-    from learnt.errors import require
-
-    require("torch")
-    from learnt.training.torch_runtime import torch_runner
-
-    return torch_runner
+# --- learnt serve ---------------------------------------------------------------------------------
 
 
-def show_per_class(metrics: dict[str, Any], json_output: bool) -> None:
-    """Precision, recall, F1 and support of each class, as a table (up to 50 classes)."""
-    from rich.table import Table
+def add_serve(commands: Any) -> None:
+    parser = command(commands, "serve", serve_command)
+    add_program(parser)
+    for flags, kind, default, text in (
+        (["--host"], str, "127.0.0.1", "Address to bind; 0.0.0.0 exposes it."),
+        (["--port"], int, 8000, "TCP port."),
+        (["--max-body"], str, "8MiB", "Largest request body, e.g. 8MiB (413 beyond)."),
+        (["--max-rows"], int, 10_000, "Most rows, texts or images per request (422 beyond)."),
+        (["--timeout"], float, 30.0, "Seconds per request (504 beyond)."),
+        (["--max-queue"], int, 64, "Most requests pending at once (503 + Retry-After beyond)."),
+        (
+            ["--batch-wait-ms"],
+            float,
+            5.0,
+            "How long concurrent requests wait to share a network call; 0: no batching.",
+        ),
+    ):
+        parser.add_argument(*flags, type=kind, default=default, help=f"{text} (default: {default})")
+    parser.add_argument(
+        "--no-batching", action="store_true", help="Run each request's network call alone."
+    )
+    add_output_modes(parser, json_output=False)
 
-    from learnt.console import is_quiet, results
 
-    if is_quiet() or len(metrics["per_class"]) > 50:
+def serve_command(options: argparse.Namespace) -> None:
+    """Serve a program over HTTP: POST /predict, GET /metadata, /livez, /readyz, /docs.
+
+    Needs the extra: pip install "learnt[serve]".
+    """
+    set_quiet(options.quiet)
+    from learnt.serve import ServeSettings, parse_size, require_serve
+
+    require_serve()
+    from learnt.runtime.program import load
+    from learnt.serve.app import serve as run_server
+
+    settings = ServeSettings(
+        host=options.host,
+        port=options.port,
+        max_body=parse_size(options.max_body),
+        max_rows=options.max_rows,
+        timeout=options.timeout,
+        max_queue=options.max_queue,
+        batch_wait_ms=0.0 if options.no_batching else options.batch_wait_ms,
+    )
+    run_server(load(options.program), settings, log_level="warning" if options.quiet else "info")
+
+
+# --- learnt quickstart ----------------------------------------------------------------------------
+
+
+def add_quickstart(commands: Any) -> None:
+    parser = command(commands, "quickstart", quickstart_command)
+    parser.add_argument(
+        "kind",
+        nargs="?",
+        default="tables",
+        choices=("tables", "images", "text"),
+        help="Which lifecycle to show (default: tables).",
+    )
+    add_output_modes(parser, json_output=False)
+
+
+def quickstart_command(options: argparse.Namespace) -> None:
+    """Run the whole lifecycle on bundled data: digits as a table (~10 s) or images (~30 s), or SMS text (~30 s)."""
+    set_quiet(options.quiet)
+    from learnt.quickstart import run_quickstart
+
+    run_quickstart(options.kind)
+
+
+# --- learnt backbones -----------------------------------------------------------------------------
+
+
+def add_backbones(commands: Any) -> None:
+    parser = command(commands, "backbones", backbones_command)
+    add_output_modes(parser)
+    actions = parser.add_subparsers(title="commands", metavar="COMMAND")
+    add = command(actions, "add", add_backbone_command)
+    add.add_argument("name", metavar="NAME", help="A backbone's name, e.g. minilm.")
+    add_output_modes(add, json_output=False)
+
+
+def backbones_command(options: argparse.Namespace) -> None:
+    """Pretrained backbones shipped in packages: installed or not, sizes, licences, inputs, how to install.
+
+    `learnt backbones add NAME` installs one.
+    """
+    set_quiet(options.quiet)
+    from learnt.backbones import BACKBONES
+
+    rows = [
+        {
+            "name": b.name,
+            "data": b.data_kind,
+            "installed": b.installed(),
+            "package": f"{b.package}=={b.version}",
+            "megabytes": b.megabytes,
+            "parameters": b.parameters,
+            "licence": b.licence,
+            "inputs": b.inputs,
+            "install": b.install_command(),
+        }
+        for b in BACKBONES.values()
+    ]
+    if options.json_output:
+        print_json(rows)
         return
-    table = Table(title="per class", title_justify="left")
-    for name in ("class", "precision", "recall", "F1", "support"):
-        table.add_column(name, justify="left" if name == "class" else "right")
-    for row in metrics["per_class"]:
-        scores = (f"{row[name]:.3f}" for name in ("precision", "recall", "f1"))
-        table.add_row(str(row["class"]), *scores, str(row["support"]))
-    results(json_output).print(table)
+    from learnt.console import escape
+
+    say("[bold]pretrained backbones[/] (`--init auto` uses one when it is installed)")
+    for row in rows:
+        state = "installed" if row["installed"] else f"not installed — {row['install']}"
+        say(f"  [bold]{row['name']:<19}[/] {row['data']:<7} {escape(state)}")
+        say(
+            f"  {'':<19} {row['package']}, {row['megabytes']:g} MB, {row['parameters']} parameters + a head"
+        )
+        say(f"  {'':<19} licence: {escape(row['licence'])}")
+        say(f"  {'':<19} inputs: {escape(row['inputs'])}")
 
 
-def show_confusion(metrics: dict[str, Any], json_output: bool = False) -> None:
-    from rich.table import Table
+def add_backbone_command(options: argparse.Namespace) -> None:
+    """Install a backbone's package into this Python, pinned (with --no-deps where it must be)."""
+    set_quiet(options.quiet)
+    from learnt.backbones import add, backbone
 
-    from learnt.console import is_quiet, results
-
-    classes = [str(c) for c in metrics["classes"]]
-    if is_quiet() or len(classes) > 20:
-        return
-    table = Table(title="confusion matrix (rows: true, columns: predicted)", title_justify="left")
-    table.add_column("")
-    for name in classes:
-        table.add_column(name, justify="right")
-    for name, row in zip(classes, metrics["confusion_matrix"], strict=True):
-        table.add_row(name, *map(str, row))
-    results(json_output).print(table)
+    add(options.name, quiet=options.quiet)
+    say(f"installed the {backbone(options.name).name} backbone; `learnt train` uses it by default")
 
 
 def print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
     sys.stdout.flush()
-
-
-def main() -> None:
-    """Entry point: run the app; turn a `LearntError` into its message and exit code.
-
-    `--debug` may stand anywhere on the command line; it is taken out before the command is parsed.
-    """
-    debug = "--debug" in sys.argv
-    sys.argv = [sys.argv[0], *(arg for arg in sys.argv[1:] if arg != "--debug")]
-    try:
-        app()
-    except KeyboardInterrupt:
-        if debug:
-            raise
-        sys.stderr.write("interrupted\n")
-        sys.exit(130)
-    except Exception as error:
-        from learnt.errors import LearntError
-
-        if debug or not isinstance(error, LearntError):
-            raise
-        from learnt.console import console, escape
-
-        console().print(f"[bold red]error:[/] {escape(str(error))}", markup=True, highlight=False)
-        sys.exit(error.exit_code)

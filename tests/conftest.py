@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from learnt.console import set_quiet
+
+if TYPE_CHECKING:  # the slim install's tests (tests/slim) run without pandas
+    import pandas as pd
 
 DATA = Path(__file__).parent / "data"
 TITANIC = DATA / "titanic.csv"
@@ -21,6 +24,8 @@ def quiet() -> None:
 
 @pytest.fixture(scope="session")
 def titanic() -> pd.DataFrame:
+    import pandas as pd
+
     return pd.read_csv(TITANIC)
 
 

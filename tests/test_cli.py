@@ -1,6 +1,6 @@
 """The command line on good input: help, train --json, --force, evaluate, inspect and predict.
 
-Commands run in-process with typer's CliRunner (the app is `learnt.cli.app`); exit codes of user
+Commands run in-process (`tests.cli_runner.invoke`); exit codes of user
 errors come from `learnt.cli.main` and are covered in test_errors.py.
 """
 
@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
-from learnt.cli import app, main
+from learnt.cli import main
 from learnt.errors import UsageError
 from learnt.runtime.format import FORMAT_VERSION
+from tests.cli_runner import invoke as run_cli
 
 TITANIC = Path(__file__).parent / "data" / "titanic.csv"
 STOP_REASONS = {
@@ -39,8 +39,8 @@ PROGRAM_FILES = {"program.json", "weights.safetensors", "model.onnx"}
 
 
 def invoke(*args: object) -> Any:
-    """`learnt ARGS` in-process; returns typer's Result (stdout and stderr kept apart)."""
-    return CliRunner().invoke(app, [str(a) for a in args])
+    """`learnt ARGS` in-process; returns its Outcome (stdout and stderr kept apart)."""
+    return run_cli(*args)
 
 
 def ok(result: Any) -> Any:

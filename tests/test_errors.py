@@ -243,8 +243,8 @@ FLAG_ERRORS = [
     ),
     pytest.param(["--arch", "cnn"], ["--arch cnn", "mlp:3x256"], id="arch"),
     pytest.param(["--arch", "mlp:0x5"], ["--arch mlp:0x5", "depth must be"], id="arch-depth"),
-    pytest.param(["--test-size", "abc"], ["Invalid value", "--test-size"], id="not-a-number"),
-    pytest.param(["--task", "clustering"], ["Invalid value", "--task"], id="task-choice"),
+    pytest.param(["--test-size", "abc"], ["--test-size", "invalid float value: 'abc'", "learnt train --help"], id="not-a-number"),
+    pytest.param(["--task", "clustering"], ["--task", "invalid choice: 'clustering'", "regression"], id="task-choice"),
 ]
 
 

@@ -15,11 +15,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
 import learnt
-from learnt.cli import app
 from learnt.runtime.evaluate import classification_metrics, one_class_warning, summary
+from tests.cli_runner import invoke as run_cli
 
 DATA = Path(__file__).parent / "data"
 TITANIC = DATA / "titanic.csv"
@@ -29,7 +28,7 @@ ONE_CLASS = "the program barely tells the classes apart"
 
 
 def invoke(*args: object) -> Any:
-    result = CliRunner().invoke(app, [str(a) for a in args])
+    result = run_cli(*args)
     assert result.exit_code == 0, (result.exception, result.output)
     return result
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import ValidationError
 
-from learnt.errors import LearntError, ProgramError, require
+from learnt.errors import LearntError, MissingDependencyError, ProgramError, require
 from learnt.runtime.checks import (
     check_contents,
     check_file_name,
@@ -126,11 +126,17 @@ class Program:
         `runner` runs the network: ONNX Runtime by default, or
         `learnt.training.torch_runtime.torch_runner` to rebuild it in torch.
         """
-        import pandas as pd
-
         from learnt.runtime.predict import predict_table
 
-        return pd.DataFrame(predict_table(self, self._inputs(data, labelled=False), runner))
+        columns = predict_table(self, self._inputs(data, labelled=False), runner)
+        try:
+            import pandas as pd
+        except ImportError:
+            raise MissingDependencyError(
+                "Program.predict returns a pandas DataFrame, and pandas is not installed: "
+                "pip install pandas (or use `learnt predict`, which needs no pandas)"
+            ) from None
+        return pd.DataFrame(columns)
 
     def evaluate(self, data: Inputs, runner: Runner | None = None) -> dict[str, Any]:
         """Metrics on labelled `data`: a table with the label column, or a folder of images by class."""
