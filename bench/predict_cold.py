@@ -10,7 +10,9 @@ prediction in Python must load); each child's wall time and peak resident memory
 imported (torch and pandas should not be among them) and its slowest imports (`-X importtime`).
 This process imports only the standard library, so it does not inflate the children's peak memory.
 
-Goals: ≤ 0.3 s and ≤ 150 MiB.
+Goals: ≤ 1.5× the baseline's wall time (median of 9, or 5 with --quick), ≤ 0.3 s and ≤ 150 MiB;
+the predict path imports none of the packages a slim install lacks (torch, pandas, rich) nor
+pydantic (the program format is read without it).
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ from common import (
 
 GOAL_SECONDS = 0.3
 GOAL_MIB = 150.0
-HEAVY = ("torch", "pandas", "sklearn", "pyarrow", "scipy", "rich")
+HEAVY = ("torch", "pandas", "sklearn", "pyarrow", "scipy", "rich", "pydantic", "typer", "PIL")
+GOAL_RATIO = 1.5
 LABEL = "survived"
 
 
@@ -121,7 +124,7 @@ def main() -> None:
     args = parse_args(__doc__.splitlines()[0])
     require_modules("onnxruntime", "numpy", "torch")
     (titanic,) = require_data("titanic.csv")
-    runs = 5 if args.quick else 11
+    runs = 5 if args.quick else 9
     baseline = [sys.executable, "-c", "import numpy, onnxruntime"]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -151,9 +154,11 @@ def report(
     print(f"  ratio: {seconds / base_s:.2f}× the time, {mib / base_mib:.2f}× the memory")
     print(f"  heavy packages imported: {', '.join(heavy) or 'none'} (checked: {', '.join(HEAVY)})")
     print(f"  slowest top-level imports: {'; '.join(slowest)}")
+    ratio = seconds / base_s
+    goal(f"cold predict ≤ {GOAL_RATIO}× the baseline (got {ratio:.2f}×)", ratio <= GOAL_RATIO)
     goal(f"cold predict ≤ {GOAL_SECONDS} s (got {seconds:.3f} s)", seconds <= GOAL_SECONDS)
     goal(f"cold predict ≤ {GOAL_MIB:.0f} MiB (got {mib:.1f} MiB)", mib <= GOAL_MIB)
-    goal("cold predict imports neither torch nor pandas", not {"torch", "pandas"} & set(heavy))
+    goal("cold predict imports none of: " + ", ".join(HEAVY), not heavy)
 
 
 if __name__ == "__main__":

@@ -46,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
 
 def run(args: list[str], debug: bool = False) -> int:
     """Run `learnt ARGS`; a `LearntError` becomes its message and exit code unless `debug`."""
-    parser = build_parser()
+    parser = build_parser(args[0] if args else None)
     if not args:
         parser.print_help()
         return 0
@@ -69,8 +69,11 @@ def run(args: list[str], debug: bool = False) -> int:
         return failure.exit_code
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """`learnt` and its commands."""
+def build_parser(chosen: str | None = "train") -> argparse.ArgumentParser:
+    """`learnt` and its commands; the flags of `learnt train` only when it is the `chosen` one.
+
+    (They are generated from `TrainSettings`; other commands start faster without them.)
+    """
     parser = Parser(
         prog="learnt", description=DESCRIPTION, epilog=EPILOG, formatter_class=Formatter
     )
@@ -88,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_quickstart,
         add_backbones,
     ):
-        add(commands)
+        add(commands, chosen)
     return parser
 
 
@@ -171,7 +174,7 @@ def add_runtime(parser: argparse.ArgumentParser) -> None:
 # --- learnt train ---------------------------------------------------------------------------------
 
 
-def add_train(commands: Any) -> None:
+def add_train(commands: Any, chosen: str | None = "train") -> None:
     parser = command(commands, "train", train_command)
     parser.add_argument(
         "data",
@@ -180,7 +183,8 @@ def add_train(commands: Any) -> None:
         help="Labelled table (.csv, .parquet, .jsonl), or a folder with one sub-folder of images "
         "per class.",
     )
-    add_setting_flags(parser)
+    if chosen == "train":
+        add_setting_flags(parser)
     add_output_modes(parser)
 
 
@@ -240,7 +244,7 @@ def train_command(options: argparse.Namespace) -> int:
 # --- learnt evaluate ------------------------------------------------------------------------------
 
 
-def add_evaluate(commands: Any) -> None:
+def add_evaluate(commands: Any, chosen: str | None = None) -> None:
     parser = command(commands, "evaluate", evaluate_command)
     add_program(parser)
     parser.add_argument(
@@ -310,7 +314,7 @@ def show_confusion(metrics: dict[str, Any], json_output: bool = False) -> None:
 # --- learnt predict -------------------------------------------------------------------------------
 
 
-def add_predict(commands: Any) -> None:
+def add_predict(commands: Any, chosen: str | None = None) -> None:
     parser = command(commands, "predict", predict_command)
     add_program(parser)
     parser.add_argument(
@@ -385,7 +389,7 @@ def runner(runtime: Runtime) -> Any:
 # --- learnt inspect -------------------------------------------------------------------------------
 
 
-def add_inspect(commands: Any) -> None:
+def add_inspect(commands: Any, chosen: str | None = None) -> None:
     parser = command(commands, "inspect", inspect_command)
     add_program(parser)
     add_output_modes(parser)
@@ -454,7 +458,7 @@ def describe_size(program: Path, files: dict[str, str]) -> str:
 # --- learnt serve ---------------------------------------------------------------------------------
 
 
-def add_serve(commands: Any) -> None:
+def add_serve(commands: Any, chosen: str | None = None) -> None:
     parser = command(commands, "serve", serve_command)
     add_program(parser)
     for flags, kind, default, text in (
@@ -505,7 +509,7 @@ def serve_command(options: argparse.Namespace) -> None:
 # --- learnt quickstart ----------------------------------------------------------------------------
 
 
-def add_quickstart(commands: Any) -> None:
+def add_quickstart(commands: Any, chosen: str | None = None) -> None:
     parser = command(commands, "quickstart", quickstart_command)
     parser.add_argument(
         "kind",
@@ -528,7 +532,7 @@ def quickstart_command(options: argparse.Namespace) -> None:
 # --- learnt backbones -----------------------------------------------------------------------------
 
 
-def add_backbones(commands: Any) -> None:
+def add_backbones(commands: Any, chosen: str | None = None) -> None:
     parser = command(commands, "backbones", backbones_command)
     add_output_modes(parser)
     actions = parser.add_subparsers(title="commands", metavar="COMMAND")

@@ -658,7 +658,7 @@ def test_errors_carry_their_place_as_fields(program_copy: Path, tmp_path: Path) 
     edit_manifest(program_copy, lambda m: m["architecture"].update(width=-5))
     with pytest.raises(ProgramError) as invalid:
         api.load(program_copy)
-    assert invalid.value.field == "architecture.mlp.width"
+    assert invalid.value.field == "architecture.width"
     assert invalid.value.file == str(program_copy / "program.json")
 
 

@@ -1,7 +1,7 @@
 """The program format: every model of `program.json`, and the rule for changing it.
 
 A program is a directory: `program.json` (the `Manifest` below), `weights.safetensors`,
-`model.onnx`, and for text programs `tokenizer.json`. This module holds all the pydantic models of
+`model.onnx`, and for text programs `tokenizer.json`. This module holds all the models of
 the manifest — input schema, fitted preprocessing, label encoding, the architecture (a union
 discriminated by `family`), provenance — as plain data with no torch, so the runtime can read any
 program and `learnt inspect` can describe it.
@@ -22,11 +22,11 @@ in `READABLE_VERSIONS`; a newer one is refused with a message to upgrade learnt.
 
 from __future__ import annotations
 
+from dataclasses import field
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from learnt.kinds import DataKind, Task
+from learnt.runtime.models import Limits, Model, convert
 
 # Version 2 (after learnt 0.1.0): an MLP may be an ensemble (`members`) and read periodic embeddings of
 # its numeric inputs (`frequencies`); dates gain a day-of-year part. A version 1 program is a
@@ -43,12 +43,6 @@ UNKNOWN, MISSING_SLOT, FIRST_CATEGORY = 0, 1, 2
 
 Kind = Literal["numeric", "boolean", "categorical", "datetime", "image", "text"]
 Transform = Literal["number", "boolean", "year", "month", "day", "dayofyear", "weekday", "hour"]
-
-
-class Model(BaseModel):
-    """Base of the format's models: validated on assignment too, so a program stays well-formed."""
-
-    model_config = ConfigDict(validate_assignment=True)
 
 
 # --- input schema -------------------------------------------------------------------------------
@@ -70,7 +64,7 @@ class Schema(Model):
     label: str
     task: Task
     features: list[Column]
-    dropped: list[DroppedColumn] = []
+    dropped: list[DroppedColumn] = field(default_factory=list)
 
     def of_kind(self, kind: Kind) -> list[str]:
         return [c.name for c in self.features if c.kind == kind]
@@ -135,10 +129,10 @@ class ImageInput(Model):
     """How an image column becomes the network input `image` float32 [B, C, S, S]."""
 
     column: str
-    size: Annotated[int, Field(ge=1, le=4096)]
+    size: Annotated[int, Limits(ge=1, le=4096)]
     channels: Literal[1, 3]
-    mean: Annotated[list[float], Field(min_length=1, max_length=3)]  # per channel, of pixel/255
-    std: Annotated[list[float], Field(min_length=1, max_length=3)]  # over the training images
+    mean: Annotated[list[float], Limits(min_length=1, max_length=3)]  # per channel, of pixel/255
+    std: Annotated[list[float], Limits(min_length=1, max_length=3)]  # over the training images
     resize: Literal["shorter-side-then-centre-crop"] = "shorter-side-then-centre-crop"
 
 
@@ -147,16 +141,16 @@ class TextInput(Model):
 
     column: str
     tokenizer: str = TOKENIZER_FILE  # inside the program directory
-    vocabulary_size: Annotated[int, Field(ge=1, le=1_000_000)]
-    max_length: Annotated[int, Field(ge=1, le=65536)]
-    truncated_fraction: Annotated[float, Field(ge=0.0, le=1.0)]  # of the training texts
+    vocabulary_size: Annotated[int, Limits(ge=1, le=1_000_000)]
+    max_length: Annotated[int, Limits(ge=1, le=65536)]
+    truncated_fraction: Annotated[float, Limits(ge=0.0, le=1.0)]  # of the training texts
 
 
 class Preprocessing(Model):
     """Everything fitted on the training rows that turns a table into network inputs."""
 
-    numeric: list[NumericInput] = []
-    categorical: list[CategoricalInput] = []
+    numeric: list[NumericInput] = field(default_factory=list)
+    categorical: list[CategoricalInput] = field(default_factory=list)
     image: ImageInput | None = None
     text: TextInput | None = None
 
@@ -182,18 +176,19 @@ class LabelEncoding(Model):
     """How labels become targets: class indices, or a standardised number."""
 
     task: Task
-    classes: list[Any] = []  # original label values, JSON-typed (str, int, float, bool)
+    # original label values, JSON-typed (str, int, float, bool)
+    classes: list[Any] = field(default_factory=list)
     mean: float = 0.0
     std: float = 1.0
 
 
 # --- architecture: one config per family, a union discriminated by `family` ---------------------
 
-Width = Annotated[int, Field(ge=1, le=16384)]
-Depth = Annotated[int, Field(ge=1, le=64)]
-Outputs = Annotated[int, Field(ge=1, le=1_000_000)]
-Dropout = Annotated[float, Field(ge=0.0, lt=1.0)]
-Count = Annotated[int, Field(ge=1, le=1_000_000)]  # categories of one embedding
+Width = Annotated[int, Limits(ge=1, le=16384)]
+Depth = Annotated[int, Limits(ge=1, le=64)]
+Outputs = Annotated[int, Limits(ge=1, le=1_000_000)]
+Dropout = Annotated[float, Limits(ge=0.0, lt=1.0)]
+Count = Annotated[int, Limits(ge=1, le=1_000_000)]  # categories of one embedding
 
 
 class MLPConfig(Model):
@@ -203,15 +198,15 @@ class MLPConfig(Model):
     width: Width
     depth: Depth
     dropout: Dropout = 0.1
-    n_numeric: Annotated[int, Field(ge=0, le=1_000_000)]
+    n_numeric: Annotated[int, Limits(ge=0, le=1_000_000)]
     cardinalities: list[Count]
     embedding_dims: list[Width]
     n_outputs: Outputs
-    members: Annotated[int, Field(ge=1, le=64)] = 1  # an ensemble sharing one network (TabM)
+    members: Annotated[int, Limits(ge=1, le=64)] = 1  # an ensemble sharing one network (TabM)
     # numeric inputs also as periodic embeddings (0: as they are only): per input, `frequencies`
     # trained frequencies → cos, sin → a linear layer shared by the inputs → `periodic_width`, ReLU
-    frequencies: Annotated[int, Field(ge=0, le=1024)] = 0
-    periodic_width: Annotated[int, Field(ge=1, le=1024)] = 16
+    frequencies: Annotated[int, Limits(ge=0, le=1024)] = 0
+    periodic_width: Annotated[int, Limits(ge=1, le=1024)] = 16
 
     @property
     def n_inputs(self) -> int:
@@ -262,10 +257,10 @@ class CNNConfig(Model):
 
     family: Literal["cnn"] = "cnn"
     channels: Literal[1, 3]
-    size: Annotated[int, Field(ge=1, le=4096)]
+    size: Annotated[int, Limits(ge=1, le=4096)]
     base_width: Width
-    stages: Annotated[int, Field(ge=1, le=16)]
-    blocks: Annotated[int, Field(ge=1, le=16)]
+    stages: Annotated[int, Limits(ge=1, le=16)]
+    blocks: Annotated[int, Limits(ge=1, le=16)]
     dropout: Dropout = 0.1
     n_outputs: Outputs
 
@@ -299,11 +294,11 @@ class TransformerConfig(Model):
     """Text: a pre-norm Transformer encoder with learned positions."""
 
     family: Literal["transformer"] = "transformer"
-    vocabulary_size: Annotated[int, Field(ge=1, le=1_000_000)]
-    max_length: Annotated[int, Field(ge=1, le=65536)]
+    vocabulary_size: Annotated[int, Limits(ge=1, le=1_000_000)]
+    max_length: Annotated[int, Limits(ge=1, le=65536)]
     width: Width
     depth: Depth
-    heads: Annotated[int, Field(ge=1, le=256)]
+    heads: Annotated[int, Limits(ge=1, le=256)]
     dropout: Dropout = 0.1
     n_outputs: Outputs
 
@@ -329,9 +324,9 @@ class BagConfig(Model):
     """Small text: a bag of token and hashed token-pair embeddings, mean-pooled (fastText-style)."""
 
     family: Literal["bag"] = "bag"
-    vocabulary_size: Annotated[int, Field(ge=1, le=1_000_000)]
+    vocabulary_size: Annotated[int, Limits(ge=1, le=1_000_000)]
     width: Width = 64
-    buckets: Annotated[int, Field(ge=1, le=4_194_304)] = 32768  # token-pair hash slots
+    buckets: Annotated[int, Limits(ge=1, le=4_194_304)] = 32768  # token-pair hash slots
     dropout: Dropout = 0.1
     n_outputs: Outputs
 
@@ -366,7 +361,7 @@ class EfficientNetConfig(Model):
 
     family: Literal["efficientnet"] = "efficientnet"
     variant: Literal["lite0"] = "lite0"
-    size: Annotated[int, Field(ge=32, le=1024)]  # input side; the padding is fixed for it
+    size: Annotated[int, Limits(ge=32, le=1024)]  # input side; the padding is fixed for it
     dropout: Dropout = 0.2
     n_outputs: Outputs
 
@@ -390,11 +385,11 @@ class BertConfig(Model):
     """Text, from a pretrained backbone: a BERT encoder (MiniLM-L6 by default), mean-pooled."""
 
     family: Literal["bert"] = "bert"
-    vocabulary_size: Annotated[int, Field(ge=1, le=1_000_000)] = 30522
-    positions: Annotated[int, Field(ge=1, le=65536)] = 512  # rows of the position table
+    vocabulary_size: Annotated[int, Limits(ge=1, le=1_000_000)] = 30522
+    positions: Annotated[int, Limits(ge=1, le=65536)] = 512  # rows of the position table
     width: Width = 384
     depth: Depth = 6
-    heads: Annotated[int, Field(ge=1, le=256)] = 12
+    heads: Annotated[int, Limits(ge=1, le=256)] = 12
     feed_forward: Width = 1536
     layer_norm_eps: float = 1e-12
     dropout: Dropout = 0.1
@@ -417,10 +412,15 @@ class BertConfig(Model):
         )
 
 
-Architecture = Annotated[
-    MLPConfig | CNNConfig | TransformerConfig | BagConfig | EfficientNetConfig | BertConfig,
-    Field(discriminator="family"),
-]
+# one config per family, told apart by `family`
+Architecture = (
+    MLPConfig | CNNConfig | TransformerConfig | BagConfig | EfficientNetConfig | BertConfig
+)
+
+
+def read_architecture(data: Any) -> Architecture:
+    """The architecture config that `data` (a JSON object with a `family`) describes, checked."""
+    return convert(data, Architecture, ())
 
 
 # --- the manifest -------------------------------------------------------------------------------
@@ -435,9 +435,10 @@ class InitSource(Model):
     path: str | None = None  # an earlier program
     manifest_sha256: str | None = None  # of that program's program.json
     copied: int = 0  # tensors taken from the source
-    recreated: list[str] = []  # layers made afresh (a new head), with why in `note`
+    # layers made afresh (a new head), with why in `note`
+    recreated: list[str] = field(default_factory=list)
     note: str = ""
-    phases: list[str] = []  # fine-tuning phases that ran: "head", "whole"
+    phases: list[str] = field(default_factory=list)  # fine-tuning phases that ran: "head", "whole"
 
 
 class RowFingerprints(Model):
@@ -448,8 +449,8 @@ class RowFingerprints(Model):
 
     hash: Literal["blake2b-8"] = "blake2b-8"  # of the canonical values of `columns`, in order
     columns: list[str]  # every column of the training data, the label included
-    rows: Annotated[int, Field(ge=0)]  # rows fingerprinted
-    stored: Annotated[int, Field(ge=0)]  # fingerprints kept (a sample when fewer than `rows`)
+    rows: Annotated[int, Limits(ge=0)]  # rows fingerprinted
+    stored: Annotated[int, Limits(ge=0)]  # fingerprints kept (a sample when fewer than `rows`)
     values: str
 
 
@@ -469,7 +470,8 @@ class Training(Model):
     stratified: bool
     data: str  # where the data came from
     data_sha256: str
-    skipped: list[dict[str, str]] = []  # unreadable inputs left out with --skip-bad: file, reason
+    # unreadable inputs left out with --skip-bad: file, reason
+    skipped: list[dict[str, str]] = field(default_factory=list)
     class_counts: list[int] | None = None  # training rows per class, as in labels; None: unknown
     row_fingerprints: RowFingerprints | None = None  # None: not recorded
     settings: dict[str, Any]
@@ -477,7 +479,7 @@ class Training(Model):
     created: str
 
 
-Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+Sha256 = Annotated[str, Limits(pattern=r"^[0-9a-f]{64}$")]
 
 
 class Manifest(Model):
@@ -491,5 +493,6 @@ class Manifest(Model):
     architecture: Architecture
     model_inputs: list[str]  # names of the network's inputs, in the order it takes them
     training: Training
-    metrics: dict[str, Any] = {}  # on the held-out test rows
-    files: dict[str, Sha256] = {}  # sha256 of every other file in the program
+    metrics: dict[str, Any] = field(default_factory=dict)  # on the held-out test rows
+    # sha256 of every other file in the program
+    files: dict[str, Sha256] = field(default_factory=dict)

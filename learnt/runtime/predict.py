@@ -40,8 +40,6 @@ def read_inputs(
 
     For evaluation (`labelled`), a folder of images is read as one sub-folder per class.
     """
-    from learnt.data.images import image_table, read_image_folder
-
     preprocessing = program.manifest.preprocessing
     if [str(s) for s in sources] == ["-"]:
         if preprocessing.text is None:
@@ -56,6 +54,8 @@ def read_inputs(
         raise DataError(
             f"{listed}: this program reads a table; expected one .csv, .parquet or .jsonl file"
         )
+    from learnt.data.images import image_table, read_image_folder
+
     if labelled:
         if len(sources) != 1 or not sources[0].is_dir():
             raise DataError(

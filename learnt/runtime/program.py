@@ -20,8 +20,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import ValidationError
-
 from learnt.errors import LearntError, MissingDependencyError, ProgramError, require
 from learnt.runtime.checks import (
     check_contents,
@@ -39,6 +37,7 @@ from learnt.runtime.format import (
     WEIGHTS,
     Manifest,
 )
+from learnt.runtime.models import FormatError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -185,13 +184,11 @@ def read_manifest(path: Path) -> Manifest:
     check_version(data.get("format_version"), manifest_path)
     try:
         return Manifest.model_validate(data)
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
+    except FormatError as error:
         raise ProgramError(
-            f"{manifest_path}: invalid manifest at '{where}': {first['msg']}",
+            f"{manifest_path}: invalid manifest at '{error.location}': {error.message}",
             file=manifest_path,
-            field=where,
+            field=error.location,
         ) from error
 
 

@@ -32,7 +32,13 @@ from learnt.errors import TrainingError, UsageError
 from learnt.files import check_writable, write_text_atomically
 from learnt.kinds import DataKind, Task
 from learnt.runtime.evaluate import evaluate_table, summary
-from learnt.runtime.format import FORMAT_VERSION, Architecture, Manifest, Training
+from learnt.runtime.format import (
+    FORMAT_VERSION,
+    Architecture,
+    Manifest,
+    Training,
+    read_architecture,
+)
 from learnt.runtime.program import Program
 from learnt.settings import (
     TrainSettings,
@@ -346,11 +352,9 @@ def settings_to_resume(settings: TrainSettings) -> TrainSettings:
 
 def planned_in(checkpoint: Path) -> tuple[Architecture, LoopSettings]:
     """The architecture and loop settings a checkpoint was saved with."""
-    from pydantic import TypeAdapter
-
     fingerprint = json.loads((checkpoint / "fingerprint.json").read_text(encoding="utf-8"))
     state = json.loads((checkpoint / "state.json").read_text(encoding="utf-8"))
-    config = TypeAdapter(Architecture).validate_python(fingerprint["architecture"])
+    config = read_architecture(fingerprint["architecture"])
     loop = dict(state["settings"])
     loop["criteria"] = StopCriteria(**loop["criteria"])
     return config, LoopSettings(**loop)

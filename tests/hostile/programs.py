@@ -290,7 +290,7 @@ HOSTILE_PROGRAMS = [
     Hostile("giant-architecture", "64 layers of 16384 (17 G parameters) on a small weights file",
             giant_architecture, (WEIGHTS, "weights do not fit the architecture", "at least")),
     Hostile("width-a-million", "an MLP width of 1,000,000", width_a_million,
-            (MANIFEST, "'architecture.mlp.width'", "less than or equal to 16384")),
+            (MANIFEST, "'architecture.width'", "less than or equal to 16384")),
     Hostile("inconsistent-outputs", "5 outputs for 2 classes", inconsistent_outputs,
             (MANIFEST, "inconsistent manifest at 'architecture.n_outputs'")),
     Hostile("unknown-model-input", "a network input named __import__", unknown_model_input,
