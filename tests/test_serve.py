@@ -464,6 +464,69 @@ def test_concurrent_requests_are_batched(titanic_program, passengers) -> None:
     assert calls == [1] * 40  # without batching: one call per request
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def served_over_http(program_dir: Path) -> Iterator[str]:
+    """`learnt serve PROGRAM` in its own process on a free port; yields its URL once ready."""
+    import httpx
+
+    port = free_port()
+    command = [sys.executable, "-m", "learnt", "serve", str(program_dir), "--port", str(port), "-q"]
+    url = f"http://127.0.0.1:{port}"
+    with subprocess.Popen(command, stderr=subprocess.PIPE, text=True) as server:
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                assert server.poll() is None, server.stderr.read() if server.stderr else ""
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                        break
+                assert time.monotonic() < deadline, "the server never became ready"
+                time.sleep(0.05)
+            yield url
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+def test_load_of_2000_requests_from_32_clients_has_no_errors(titanic_program, passengers) -> None:
+    """A bounded load test over real HTTP: every answer 200 and equal to `Program.predict`."""
+    import asyncio
+
+    import httpx
+
+    rows = records(passengers)
+    expected = titanic_program.predict(passengers)["prediction"].tolist()
+    requests, clients = 2000, 32
+    answers: dict[int, Any] = {}
+
+    async def client(url: str, first: int) -> None:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as session:
+            for i in range(first, requests, clients):
+                response = await session.post("/predict", json={"rows": [rows[i % len(rows)]]})
+                answers[i] = (response.status_code, response.json())
+
+    async def load(url: str) -> None:
+        await asyncio.wait_for(
+            asyncio.gather(*(client(url, first) for first in range(clients))), timeout=240
+        )
+
+    with served_over_http(titanic_program.path) as url:
+        asyncio.run(load(url))
+    assert len(answers) == requests
+    errors = {i: a for i, a in answers.items() if a[0] != 200}
+    assert not errors, list(errors.items())[:3]
+    got = [answers[i][1]["predictions"][0]["prediction"] for i in range(requests)]
+    assert got == [expected[i % len(rows)] for i in range(requests)]
+
+
 # --- the command line and the slim install --------------------------------------------------------
 
 
