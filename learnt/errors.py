@@ -11,7 +11,6 @@ message and exits with `exit_code` (2 for bad input or usage) without a tracebac
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -78,6 +77,8 @@ class FreezeError(LearntError):
 
 def closest(name: str, choices: Iterable[str]) -> str:
     """A ' Did you mean …?' hint for `name` among `choices`, or '' when nothing is close."""
+    import difflib  # only when an error is shown
+
     matches = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.5)
     if not matches:
         lowered = {choice.lower(): choice for choice in choices}

@@ -11,7 +11,6 @@ into place: readers see the old file or the new one. Used for every JSON file le
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 from learnt.errors import UsageError
@@ -41,6 +40,8 @@ def check_writable(directory: Path, target: Path | None = None) -> None:
             field="out",
         )
     try:
+        import tempfile
+
         os.rmdir(tempfile.mkdtemp(prefix=".learnt-probe-", dir=existing))
     except OSError as error:
         raise UsageError(

@@ -21,11 +21,23 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 import re
 import types
 import typing
-from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Self, Union, dataclass_transform, get_args, get_origin
+from collections.abc import Callable
+from dataclasses import MISSING, dataclass
+from typing import (
+    Annotated,
+    Any,
+    ClassVar,
+    Literal,
+    Self,
+    Union,
+    dataclass_transform,
+    get_args,
+    get_origin,
+)
 
 
 @dataclass(frozen=True)
@@ -72,21 +84,55 @@ class FormatError(ValueError):
         return ".".join(map(str, self.where))
 
 
-@dataclass_transform(kw_only_default=True)
+@dataclass_transform(kw_only_default=True, field_specifiers=(dataclasses.field,))
 class Model:
-    """Base of the plain-data models: each subclass becomes a keyword-only dataclass.
+    """Base of the plain-data models: fields are declared as in a dataclass (keyword-only).
 
     Construction checks and converts every field (ints to floats where a float is declared, dicts
-    to nested models).
+    to nested models). Classes are not made by `dataclasses.dataclass`, whose generated methods
+    cost about half a millisecond a class at import; one generic `__init__` serves them all.
     """
+
+    __defaults__: ClassVar[dict[str, Any]] = {}  # per field: its default, a Factory, or MISSING
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        dataclass(kw_only=True)(cls)
+        defaults = dict(cls.__defaults__)  # a base model's fields come first
+        for name in inspect.get_annotations(cls):
+            default = cls.__dict__.get(name, MISSING)
+            if isinstance(default, dataclasses.Field):
+                factory = default.default_factory
+                default = default.default if factory is MISSING else Factory(factory)
+            defaults[name] = default
+            if name in cls.__dict__:
+                delattr(cls, name)  # instances hold every field
+        cls.__defaults__ = defaults
 
-    def __post_init__(self) -> None:
-        for name, kind in field_types(type(self)).items():
-            object.__setattr__(self, name, convert(getattr(self, name), kind, (name,)))
+    def __init__(self, **values: Any) -> None:
+        fields = field_types(type(self))
+        unknown = values.keys() - fields.keys()
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no field {sorted(unknown)[0]!r}")
+        for name, kind in fields.items():
+            default = self.__defaults__[name]
+            if name in values:
+                value = values[name]
+            elif default is MISSING:
+                raise FormatError((name,), "Field required")
+            else:
+                value = default.make() if isinstance(default, Factory) else default
+            setattr(self, name, convert(value, kind, (name,)))
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in self.__defaults__)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like a dataclass
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__defaults__)
+        return f"{type(self).__name__}({shown})"
 
     @classmethod
     def model_validate(cls, data: Any, where: tuple[str | int, ...] = ()) -> Self:
@@ -95,11 +141,8 @@ class Model:
             return data
         if not isinstance(data, dict):
             raise FormatError(where, "Input should be an object", data)
-        for name in required_fields(cls):
-            if name not in data:
-                raise FormatError((*where, name), "Field required")
-        try:  # construction checks each field once (`__post_init__`)
-            return cls(**{name: data[name] for name in field_types(cls) if name in data})
+        try:  # construction checks each field
+            return cls(**{name: data[name] for name in cls.__defaults__ if name in data})
         except FormatError as error:
             if not where:
                 raise
@@ -107,27 +150,26 @@ class Model:
 
     def model_dump(self, mode: Literal["json", "python"] = "python") -> dict[str, Any]:
         """The fields as plain data (nested models as dicts): what `model_validate` reads back."""
-        return {name: dump(getattr(self, name)) for name in field_types(type(self))}
+        return {name: dump(getattr(self, name)) for name in self.__defaults__}
 
     def model_copy(self, update: dict[str, Any] | None = None) -> Self:
         """A copy with some fields replaced, checked like a new instance."""
-        return dataclasses.replace(self, **(update or {}))
+        values = {name: getattr(self, name) for name in self.__defaults__}
+        return type(self)(**(values | (update or {})))
+
+
+@dataclass(frozen=True)
+class Factory:
+    """A field's default made afresh for each instance (a list or dict)."""
+
+    make: Callable[[], Any]
 
 
 @functools.cache
-def field_types(cls: type) -> dict[str, Any]:
-    """Each field's type hint, by name (resolved once per model)."""
+def field_types(cls: type[Model]) -> dict[str, Any]:
+    """Each field's type hint, by name, in declaration order (resolved once per model)."""
     hints = typing.get_type_hints(cls, include_extras=True)
-    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
-
-
-@functools.cache
-def required_fields(cls: type) -> frozenset[str]:
-    return frozenset(
-        f.name
-        for f in dataclasses.fields(cls)
-        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-    )
+    return {name: hints[name] for name in cls.__defaults__}
 
 
 def dump(value: Any) -> Any:
