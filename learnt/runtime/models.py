@@ -271,13 +271,15 @@ def convert_union(value: Any, kinds: tuple[Any, ...], where: tuple[str | int, ..
 
 @functools.cache
 def shared_tag(kinds: tuple[Any, ...]) -> str | None:
-    """The `Literal` field every model of a union declares (its tag), if there is one."""
-    if not all(isinstance(k, type) and issubclass(k, Model) for k in kinds):
+    """The field that tells the models of a union apart: a one-value `Literal` in each of them."""
+    if len(kinds) < 2 or not all(isinstance(k, type) and issubclass(k, Model) for k in kinds):
         return None
+
+    def is_tag(hint: Any) -> bool:
+        return get_origin(hint) is Literal and len(get_args(hint)) == 1
+
     first, *others = kinds
     for name, hint in field_types(first).items():
-        if get_origin(hint) is Literal and all(
-            get_origin(field_types(k).get(name)) is Literal for k in others
-        ):
+        if is_tag(hint) and all(is_tag(field_types(k).get(name)) for k in others):
             return name
     return None
