@@ -38,6 +38,13 @@ ONE_CLASS_TRUTH = 0.80  # … when that class is less common than this among the
 
 def evaluate_table(program: Program, table: Table, runner: Runner | None = None) -> dict[str, Any]:
     """Metrics of `program` on `table`; rows without a label are left out."""
+    return metrics_of(program, *labelled_outputs(program, table, runner))
+
+
+def labelled_outputs(
+    program: Program, table: Table, runner: Runner | None = None
+) -> tuple[np.ndarray, Table, np.ndarray]:
+    """(targets, the labelled rows, the network's raw outputs on them) for `table`."""
     label = program.manifest.input_schema.label
     if label not in table.columns:
         raise DataError(
@@ -53,7 +60,13 @@ def evaluate_table(program: Program, table: Table, runner: Runner | None = None)
             column=label,
         )
     rows = table.take(labelled) if len(labelled) < len(table) else table
-    outputs = network_outputs(program, rows, runner)
+    return targets, rows, network_outputs(program, rows, runner)
+
+
+def metrics_of(
+    program: Program, targets: np.ndarray, rows: Table, outputs: np.ndarray
+) -> dict[str, Any]:
+    """Metrics, baseline and warnings from `labelled_outputs`."""
     manifest = program.manifest
     if program.task == "classification":
         metrics = classification_metrics(
