@@ -28,6 +28,7 @@ BENCHMARKS = (
     "images",
     "text",
     "transfer",
+    "distributed",
 )
 
 

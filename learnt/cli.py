@@ -2,7 +2,7 @@
 
     learnt train DATA --label COL      learnt evaluate PROGRAM DATA
     learnt predict PROGRAM DATA        learnt inspect PROGRAM        learnt quickstart
-    learnt serve PROGRAM               learnt backbones [add NAME]
+    learnt serve PROGRAM               learnt report RUN             learnt backbones [add NAME]
 
 Built on the standard library's argparse, so the runtime install needs no CLI package and a cold
 `learnt predict` imports nothing it does not use; each command imports what it needs when it
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
 import json
 import sys
 import types
@@ -51,6 +52,7 @@ def run(args: list[str], debug: bool = False) -> int:
         parser.print_help()
         return 0
     options = parser.parse_args(args)  # usage errors: argparse's message, exit 2
+    options.argv = args
     try:
         return options.command(options) or 0
     except KeyboardInterrupt:
@@ -88,6 +90,7 @@ def build_parser(chosen: str | None = "train") -> argparse.ArgumentParser:
         add_predict,
         add_inspect,
         add_serve,
+        add_report,
         add_quickstart,
         add_backbones,
     ):
@@ -129,7 +132,7 @@ def command(
     commands: Any, name: str, function: Callable[[argparse.Namespace], int | None]
 ) -> argparse.ArgumentParser:
     """A sub-command whose help is the first line of `function`'s docstring."""
-    doc = (function.__doc__ or "").strip()
+    doc = inspect.cleandoc(function.__doc__ or "")
     parser = commands.add_parser(
         name, help=doc.splitlines()[0], description=doc, formatter_class=Formatter
     )
@@ -212,8 +215,11 @@ def argument_kind(kind: Any) -> dict[str, Any]:
         kind = next(arg for arg in typing.get_args(kind) if arg is not type(None))
     if kind is bool:
         return {"action": "store_const", "const": True}
-    if typing.get_origin(kind) is list:
-        return {"action": "append", "type": typing.get_args(kind)[0], "metavar": "TEXT"}
+    if typing.get_origin(kind) is list:  # a repeatable flag
+        (item,) = typing.get_args(kind)
+        if typing.get_origin(item) is typing.Literal:
+            return {"action": "append", "choices": typing.get_args(item)}
+        return {"action": "append", "type": item, "metavar": "TEXT"}
     if typing.get_origin(kind) is typing.Literal:
         return {"choices": typing.get_args(kind)}
     return {"type": kind, "metavar": {int: "N", float: "X", Path: "PATH"}.get(kind, "TEXT")}
@@ -233,8 +239,14 @@ def train_command(options: argparse.Namespace) -> int:
 
     names = [f.name for f in dataclasses.fields(TrainSettings)]
     given = {name: getattr(options, name) for name in names if getattr(options, name) is not None}
-    result = run_lifecycle(options.data, make_settings(**given))
-    if options.json_output:
+    settings = make_settings(**given)
+    if settings.nproc > 1:
+        from learnt.training.distributed import launch, launched_by_torchrun
+
+        if not launched_by_torchrun():  # `--nproc N`: the same command on N ranks, via torchrun
+            return launch(options.argv, settings.nproc)
+    result = run_lifecycle(options.data, settings)
+    if options.json_output and result.main:
         print_json(result.as_json())
     if result.state.stop_reason == "interrupted":
         return 130  # the program holds the best parameters so far; a checkpoint can resume
@@ -255,6 +267,12 @@ def add_evaluate(commands: Any, chosen: str | None = None) -> None:
     )
     add_encoding(parser)
     add_runtime(parser)
+    parser.add_argument(
+        "--report",
+        type=Path,
+        metavar="FILE",
+        help="Also write the evaluation as a self-contained HTML page (plots need matplotlib).",
+    )
     add_output_modes(parser)
 
 
@@ -268,13 +286,22 @@ def evaluate_command(options: argparse.Namespace) -> None:
 
     loaded = load(options.program)
     inputs = read_inputs(loaded, [options.data], labelled=True, encoding=options.encoding)
-    metrics = evaluate_table(loaded, inputs, runner(options.runtime))
+    if options.report is not None:
+        from learnt.runtime.report import write_evaluation_report
+
+        metrics = write_evaluation_report(loaded, inputs, options.report, runner(options.runtime))
+    else:
+        metrics = evaluate_table(loaded, inputs, runner(options.runtime))
     show(summary(metrics), options.json_output)
     if metrics["task"] == "classification":
         show_per_class(metrics, options.json_output)
         show_confusion(metrics, options.json_output)
     for warning in metrics["warnings"]:
         warn(warning)
+    if options.report is not None:
+        from learnt.console import escape
+
+        say(f"wrote the evaluation report to {escape(str(options.report))}")
     if options.json_output:
         print_json(metrics)
 
@@ -504,6 +531,33 @@ def serve_command(options: argparse.Namespace) -> None:
         batch_wait_ms=0.0 if options.no_batching else options.batch_wait_ms,
     )
     run_server(load(options.program), settings, log_level="warning" if options.quiet else "info")
+
+
+# --- learnt report --------------------------------------------------------------------------------
+
+
+def add_report(commands: Any, chosen: str | None = None) -> None:
+    parser = command(commands, "report", report_command)
+    parser.add_argument(
+        "run", type=Path, metavar="RUN", help="A run directory (holds program/ and metrics.jsonl)."
+    )
+    parser.add_argument(
+        "--out", type=Path, metavar="FILE", help="Where to write it (default: RUN/report.html)."
+    )
+    add_output_modes(parser, json_output=False)
+
+
+def report_command(options: argparse.Namespace) -> None:
+    """Write a run's HTML report again, from the run's files alone (no torch, no data needed).
+
+    Needs matplotlib for the plots (in the training install; or pip install "learnt[report]").
+    """
+    set_quiet(options.quiet)
+    from learnt.console import escape
+    from learnt.runtime.report import write_run_report
+
+    written = write_run_report(options.run, options.out)
+    say(f"wrote {escape(str(written))}")
 
 
 # --- learnt quickstart ----------------------------------------------------------------------------

@@ -14,6 +14,9 @@ Runtime = Literal[
     "onnx", "torch"
 ]  # what runs a program: ONNX Runtime, or the network rebuilt in torch
 Augment = Literal["none", "crop", "crop+flip"]  # image augmentation while training
+Logger = Literal["tensorboard", "mlflow"]  # tools that also receive the metrics (--log)
+Device = Literal["cpu", "cuda", "auto"]  # where training runs; auto: a CUDA GPU when there is one
 
 TASKS: tuple[Task, ...] = get_args(Task)
 DATA_KINDS: tuple[DataKind, ...] = get_args(DataKind)
+LOGGERS: tuple[Logger, ...] = get_args(Logger)

@@ -19,7 +19,7 @@ from typing import Annotated, Any, get_type_hints
 
 from learnt.errors import UsageError, closest
 from learnt.files import write_text_atomically
-from learnt.kinds import Augment, DataKind, Task
+from learnt.kinds import Augment, DataKind, Device, Logger, Task
 
 
 @dataclass(frozen=True)
@@ -125,6 +125,26 @@ class TrainSettings:
         float, Flag("Save a checkpoint every this many seconds (0: not by time).", ge=0)
     ] = 600
     keep_checkpoints: Annotated[int, Flag("Checkpoints kept in the run directory.", ge=1)] = 2
+    log: Annotated[
+        list[Logger],
+        Flag(
+            "Also send the metrics to tensorboard (RUN_DIR/tensorboard/) or mlflow (a local store "
+            "in RUN_DIR/mlruns, or MLFLOW_TRACKING_URI) (repeatable).",
+            default_shown=False,
+        ),
+    ] = field(default_factory=list)
+    nproc: Annotated[
+        int,
+        Flag(
+            "Processes to train on: launches torchrun for you (data-parallel; the batch is "
+            "shared out, so the result does not depend on it).",
+            ge=1,
+        ),
+    ] = 1
+    device: Annotated[
+        Device,
+        Flag("Where to train: cpu, cuda, or auto (a GPU when there is one; each rank its own)."),
+    ] = "auto"
 
     def as_json(self) -> dict[str, Any]:
         """The settings as JSON-ready data (paths as strings), for `settings.json` and provenance."""

@@ -172,9 +172,30 @@ def test_a_killed_run_resumes_bit_identical(
     assert resumed.returncode == 0, resumed.stdout
     assert "resume" in resumed.stdout
     assert weights(run_dir) == uninterrupted[family]
-    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
-    epochs = [json.loads(line)["epoch"] for line in lines]
+    lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    epochs = [line["epoch"] for line in lines if not line.get("within_epoch")]
     assert epochs == sorted(set(epochs))  # each epoch logged once
+
+
+def test_a_run_killed_within_a_long_epoch_resumes_with_the_same_metrics(tmp_path: Path) -> None:
+    """Titanic in batches of 3: 214 steps an epoch, so a line every 100 steps within it; killed
+    at step 140, resumed from step 135, the window of the line at step 200 began before it."""
+    metrics = {}
+    for name, kill in (("whole", ("never", 0)), ("resumed", ("step", 140))):
+        run_dir = tmp_path / name
+        arguments = ("--label", "survived", "--epochs", "2", "--batch-size", "3")
+        first = learnt_train(
+            TITANIC, *arguments, "--checkpoint-steps", "45", "--out", run_dir, kill=kill
+        )
+        assert first.returncode == (0 if name == "whole" else -signal.SIGKILL), first.stdout
+        if name == "resumed":
+            resumed = learnt_train(TITANIC, "--resume", run_dir)
+            assert resumed.returncode == 0, resumed.stdout
+        lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+        metrics[name] = [{k: v for k, v in line.items() if k != "seconds"} for line in lines]
+    assert metrics["resumed"] == metrics["whole"]
+    within = [line["step"] for line in metrics["whole"] if line.get("within_epoch")]
+    assert within == [100, 200, 314, 414]
 
 
 def test_ctrl_c_freezes_a_program_leaves_a_checkpoint_and_exits_130(

@@ -36,6 +36,14 @@ STOP_REASONS = {
 }
 COMMANDS = ("train", "evaluate", "predict", "inspect", "quickstart")
 PROGRAM_FILES = {"program.json", "weights.safetensors", "model.onnx"}
+RUN_FILES = {
+    "program",
+    "metrics.jsonl",
+    "settings.json",
+    "report.html",
+    "run.json",
+    "evaluation.json",
+}
 
 
 def invoke(*args: object) -> Any:
@@ -111,7 +119,7 @@ def test_train_json_is_one_object_on_stdout(trained: tuple[Any, Path]) -> None:
 
 def test_train_writes_the_run_directory(trained: tuple[Any, Path]) -> None:
     _, run_dir = trained
-    assert {p.name for p in run_dir.iterdir()} == {"program", "metrics.jsonl", "settings.json"}
+    assert {p.name for p in run_dir.iterdir()} == RUN_FILES
     assert {p.name for p in (run_dir / "program").iterdir()} == PROGRAM_FILES
     settings = json.loads((run_dir / "settings.json").read_text())
     assert (settings["label"], settings["max_steps"], settings["patience"]) == ("survived", 5, 10)
@@ -155,8 +163,11 @@ def test_existing_program_refused_then_replaced_with_force(
     assert manifest["training"]["seed"] == 3
     assert {p.name for p in (run_dir / "program").iterdir()} == PROGRAM_FILES
     assert sorted(p.name for p in run_dir.iterdir()) == [
+        "evaluation.json",
         "metrics.jsonl",
         "program",
+        "report.html",
+        "run.json",
         "settings.json",
     ]  # no .old/.partial
 
@@ -192,6 +203,34 @@ def test_evaluate_leaves_out_rows_without_label(titanic_program, tmp_path: Path)
     direct = titanic_program.evaluate(frame.iloc[10:])
     assert metrics["confusion_matrix"] == direct["confusion_matrix"]
     assert metrics["loss"] == pytest.approx(direct["loss"], abs=1e-9)
+
+
+def test_evaluate_report_writes_a_page_with_the_same_metrics(titanic_program) -> None:
+    result = ok(
+        invoke("evaluate", titanic_program.path, TITANIC, "--report", "eval.html", "--json")
+    )
+    metrics = json.loads(result.stdout)
+    page = Path("eval.html").read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "Confusion matrix" in page
+    assert f"{metrics['accuracy']:.3f}" in page
+    assert "wrote the evaluation report to eval.html" in " ".join(result.stderr.split())
+
+
+# --- report ---------------------------------------------------------------------------------------
+
+
+def test_report_rebuilds_a_runs_page(titanic_program) -> None:
+    run_dir = titanic_program.path.parent
+    result = ok(invoke("report", run_dir, "--out", "again.html"))
+    again = Path("again.html").read_text(encoding="utf-8")
+    assert again == (run_dir / "report.html").read_text(encoding="utf-8")
+    assert "again.html" in result.stderr
+
+
+def test_report_of_a_folder_that_is_no_run_is_a_usage_error(tmp_path: Path) -> None:
+    result = invoke("report", tmp_path)
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, UsageError)
 
 
 # --- inspect --------------------------------------------------------------------------------------

@@ -63,7 +63,7 @@ def test_defaults_are_those_of_the_python_api() -> None:
             "--task: Input should be 'classification' or 'regression'",
             "task",
         ),
-        ({"epoch": 3}, "unknown setting 'epoch'. Did you mean 'epochs'?", "epoch"),
+        ({"epoch": 3}, "unknown setting 'epoch'. Did you mean 'epochs'", "epoch"),
         (
             {"val_size": 0.0, "target_accuracy": 0.9},
             "checked on validation rows; set --val-size above 0",

@@ -40,9 +40,12 @@ from learnt.training.hooks import Hooks
 from learnt.training.state import STATE_JSON, LoopState, TrainState
 
 CHECKPOINTS, FITTED, FINGERPRINT, LOCK = "checkpoints", "fitted", "fingerprint.json", ".lock"
-# settings that say where and how to write, not what to train: they may change on resume
+# settings that say where and how to write, not what to train: they may change on resume; so may
+# where it runs (the batch is shared out: a run continues on other processes or devices, exactly
+# when they are the same)
 NOT_FINGERPRINTED = frozenset(
-    {"out", "force", "resume", "checkpoint_steps", "checkpoint_seconds", "keep_checkpoints"}
+    {"out", "force", "resume", "checkpoint_steps", "checkpoint_seconds", "keep_checkpoints", "log"}
+    | {"nproc", "device"}
 )
 
 

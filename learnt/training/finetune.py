@@ -170,7 +170,7 @@ def cached_features(model: nn.Module, data: LoopData) -> tuple[LoopData, float]:
     stacked = torch.cat(features) if features else torch.zeros(0, width)
     if order is not None:
         stacked = stacked[torch.argsort(order)]  # back to the rows' own order
-    return LoopData((stacked,), data.targets[rows]), seconds
+    return LoopData((stacked,), data.targets[rows], device=data.device), seconds
 
 
 def plan_whole(

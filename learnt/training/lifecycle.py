@@ -10,13 +10,14 @@ only wires them together and tells the user what was decided.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import math
 import platform
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,12 +27,13 @@ import numpy as np
 import torch
 
 from learnt import __version__
+from learnt.backbones import BACKBONES
 from learnt.console import say, step
 from learnt.data.split import Split
 from learnt.errors import TrainingError, UsageError
 from learnt.files import check_writable, write_text_atomically
 from learnt.kinds import DataKind, Task
-from learnt.runtime.evaluate import evaluate_table, summary
+from learnt.runtime.evaluate import summary
 from learnt.runtime.format import (
     FORMAT_VERSION,
     Architecture,
@@ -40,6 +42,7 @@ from learnt.runtime.format import (
     read_architecture,
 )
 from learnt.runtime.program import Program
+from learnt.runtime.report import evaluate_in_detail
 from learnt.settings import (
     TrainSettings,
     default_batch_size,
@@ -57,6 +60,7 @@ from learnt.training.checkpoint import (
     resume_latest,
     saved_checkpoints,
 )
+from learnt.training.distributed import Context, current
 from learnt.training.families import (
     choose_architecture,
     count_parameters,
@@ -65,11 +69,12 @@ from learnt.training.families import (
 )
 from learnt.training.finetune import describe_phases, fine_tune
 from learnt.training.freeze import check_output, export_onnx, staging, write_manifest, write_weights
-from learnt.training.hooks import HookList, Hooks, MetricsLog, ProgressBar
+from learnt.training.hooks import HookList, Hooks, MetricsLog, ProgressBar, read_metrics
 from learnt.training.init import InitPlan, initial_network
+from learnt.training.loggers import make_loggers
 from learnt.training.loop import LoopData, LoopSettings, fit, planned_steps
 from learnt.training.plan import BudgetPlan, plan_for_budget
-from learnt.training.prepare import Fitted, Labelled, Prepared, prepare
+from learnt.training.prepare import SHARED, Fitted, Labelled, Prepared, prepare
 from learnt.training.state import LoopState, TrainState
 from learnt.training.stopping import EXPLANATIONS, StopCriteria
 
@@ -85,6 +90,7 @@ class TrainResult:
     state: TrainState
     run_dir: Path
     split: Split  # positions among the labelled rows
+    main: bool = True  # rank 0 (or one process): the one that prints the result, --json included
 
     def as_json(self) -> dict[str, Any]:
         training = self.program.manifest.training
@@ -130,13 +136,28 @@ def run(
     *,
     suggest_next: bool = True,
 ) -> TrainResult:
-    """All eight steps; returns the program (already written to its run directory) and the state."""
+    """All eight steps; returns the program (already written to its run directory) and the state.
+
+    Under torchrun every rank runs them (see `learnt.training.distributed`); rank 0 chooses the
+    run directory, holds it and writes in it, and the `hooks` watch on rank 0 only.
+    """
+    from learnt.training.distributed import launched_by_torchrun, session
+
+    if settings.nproc > 1 and not launched_by_torchrun():
+        raise UsageError(
+            f"nproc={settings.nproc}: `learnt train --nproc` starts torchrun; from Python, run "
+            "the script itself under torchrun (torchrun --nproc-per-node N script.py)",
+            field="nproc",
+        )
     if settings.resume is not None:
         settings = settings_to_resume(settings)
-    run_dir = settings.out or next_run_dir(Path("runs"), run_name(data))
-    check_writable(run_dir)
-    with locked(run_dir):
-        return run_in(run_dir, data, settings, hooks, suggest_next)
+    with session(settings.device) as context:
+        run_dir = settings.out or next_run_dir(Path("runs"), run_name(data))
+        if context.distributed:  # ranks count runs/<name>-2, -3 … at different moments
+            run_dir = Path(context.broadcast_text(str(run_dir) if context.is_main else None))
+        check_writable(run_dir)
+        with locked(run_dir) if context.is_main else contextlib.nullcontext():
+            return run_in(run_dir, data, settings, hooks, suggest_next)
 
 
 def run_in(
@@ -152,12 +173,22 @@ def run_in(
     resuming = settings.resume is not None
     # before any expensive work; a resumed run may replace what its interruption froze
     check_output(program_dir, settings.force or resuming)
+    context = current()
+    if context.distributed and settings.init in BACKBONES:  # before the data is read
+        refuse_backbone_on_ranks(settings.init)
+    # --log: a missing package is said before any work
+    loggers = make_loggers(settings, run_dir) if context.is_main else []
     fitted = Fitted.load(checkpoints / FITTED) if resuming else None
-    labelled, split, prepared = prepare(data, settings, run_dir, fitted)
+    labelled, split, prepared = prepare_on_ranks(data, settings, run_dir, fitted, context)
+    if context.device.type != "cpu":  # batches go to the GPU as they are taken
+        prepared.train = dataclasses.replace(prepared.train, device=context.device)
+        prepared.validation = dataclasses.replace(prepared.validation, device=context.device)
 
     # 1. architecture (by data, or by data and compute), 2. initial parameters
     init = prepared.init
     assert init is not None
+    if context.distributed and init.backbone is not None:
+        refuse_backbone_on_ranks(init.backbone.name)
     loop_settings = make_loop_settings(
         settings, labelled.task, len(split.train), prepared.data_kind
     )
@@ -169,13 +200,19 @@ def run_in(
         config, loop_settings = planned_in(latest[0])
         sized = "as planned when the run began"
     elif plans_by_compute(settings, init) and family.ladder is not None:
-        budget_plan = plan_for_budget(
-            family.ladder(prepared.sizes),
-            prepared.train,
-            loop_settings,
-            len(split.validation),
-            settings.time_budget,  # type: ignore[arg-type]
-            settings.seed,
+        ladder = family.ladder(prepared.sizes)
+        budget_plan = planned_on_main(
+            context,
+            ladder,
+            lambda: plan_for_budget(
+                ladder,
+                prepared.train,
+                loop_settings,
+                len(split.validation),
+                settings.time_budget,  # type: ignore[arg-type]
+                settings.seed,
+                ranks=context.world_size,
+            ),
         )
         config, sized = budget_plan.config, "sized for the time budget"
         loop_settings = within_plan(loop_settings, budget_plan)
@@ -189,20 +226,32 @@ def run_in(
     say(step("loop", describe_loop(loop_settings)))
     if init.backbone is not None:
         say(step("", describe_phases(loop_settings)))
-    write_settings(settings, run_dir)  # the plan is whole: bad input or flags have left nothing
+    if context.distributed:
+        say(step("ranks", context.describe()))
+    if context.is_main:  # the plan is whole: bad input or flags have left nothing
+        write_settings(settings, run_dir)
 
     def hooks_for(phase: str | None, phase_settings: LoopSettings, rows: int) -> Hooks:
+        if not context.is_main:  # hooks watch (print, log) on rank 0
+            return Hooks()
         return HookList(
             [
                 ProgressBar(
                     planned_steps(rows, phase_settings), phase_settings.criteria.max_epochs
                 ),
-                MetricsLog(run_dir / "metrics.jsonl", phase, append=phase == "whole" or resuming),
+                MetricsLog(
+                    run_dir / "metrics.jsonl",
+                    phase,
+                    append=phase == "whole" or resuming,
+                    steps_per_epoch=math.ceil(rows / phase_settings.batch_size),
+                    mirrors=loggers,
+                ),
+                *loggers,
                 *hooks,
             ]
         )
 
-    model = model.to(memory_format=prepared.memory_format)
+    model = model.to(context.device, memory_format=prepared.memory_format)
     if init.backbone is not None:
         phases = fine_tune(model, prepared.train, prepared.validation, loop_settings, hooks_for)
         init.source.phases = phases.names
@@ -217,11 +266,14 @@ def run_in(
             run_dir,
             hooks_for(None, loop_settings, len(split.train)),
         )
-    model = model.to(memory_format=torch.contiguous_format)
+    model = model.to("cpu", memory_format=torch.contiguous_format)
     reason = state.stop_reason or "max_epochs"
     if reason == "non_finite":
         refuse_if_never_improved(state, loop_settings.learning_rate, checkpoints)
     say(step("stopped", f"{reason} — {stop_explanation(state)}"))
+    if not context.is_main:  # rank 0 freezes, evaluates and reports; the others wait for it
+        context.barrier()
+        return TrainResult(Program(program_dir), state, run_dir, split, main=False)
 
     # 6. freeze a program, 7. evaluate it on the test rows
     fitted = prepared.fitted
@@ -236,15 +288,20 @@ def run_in(
         training=provenance(settings, state, split, data, labelled, init),
     )
     record_training_rows(manifest, labelled.table, split)
+    predictions = None
     with staging(program_dir, settings.force or resuming) as stage:
         write_weights(model, stage)
         fitted.write_files(stage)
         export_onnx(model, stage, prepared.sample)
         write_manifest(manifest, stage)
         if len(split.test):
-            manifest.metrics = evaluate_table(Program(stage), labelled.table.take(split.test))
+            manifest.metrics, predictions = evaluate_in_detail(
+                Program(stage), labelled.table.take(split.test)
+            )
             write_manifest(manifest, stage)
     program = Program(program_dir)
+    for logger in loggers:  # the test metrics, after the epochs' lines
+        logger.finish(manifest.metrics, program)
     if state.stop_reason != "interrupted":  # the run is whole: the program is what it leaves
         shutil.rmtree(checkpoints, ignore_errors=True)
     say(step("program", f"{program_dir} (program.json, weights.safetensors, model.onnx)"))
@@ -253,11 +310,42 @@ def run_in(
         for warning in manifest.metrics["warnings"]:
             say(step("warning", warning))
 
+    write_report(run_dir, predictions, labelled, split, prepared, sized)
+
     # 8. use
     if suggest_next:
         example = "new_photos/" if prepared.data_kind == "images" else "new.csv"
         say(step("next", f"learnt predict {program_dir} {example} --out predictions.csv"))
+    if context.distributed:
+        shutil.rmtree(run_dir / SHARED, ignore_errors=True)
+        context.barrier()  # the other ranks may read the program now
     return TrainResult(program, state, run_dir, split)
+
+
+def write_report(
+    run_dir: Path,
+    predictions: dict[str, Any] | None,
+    labelled: Labelled,
+    split: Split,
+    prepared: Prepared,
+    sized: str,
+) -> None:
+    """Save what the report needs beyond the program (`run.json`, `evaluation.json`), then write
+    `report.html`; without matplotlib the run still succeeds, and says how to get the report."""
+    from learnt.errors import MissingDependencyError
+    from learnt.runtime import report
+
+    parts = {"train": split.train, "validation": split.validation, "test": split.test}
+    classes = len(prepared.fitted.labels.classes)
+    facts = report.run_facts(labelled.task, labelled.targets, parts, classes, prepared.sizes, sized)
+    report.save_json(run_dir / report.RUN_FACTS, facts)
+    (run_dir / report.EVALUATION).unlink(missing_ok=True)  # an earlier run's, when --force
+    if predictions is not None:
+        report.save_json(run_dir / report.EVALUATION, predictions)
+    try:
+        say(step("report", str(report.write_run_report(run_dir))))
+    except MissingDependencyError as error:
+        say(step("report", f"not written: {error}"))
 
 
 def fit_with_checkpoints(
@@ -270,25 +358,84 @@ def fit_with_checkpoints(
     hooks: Hooks,
 ) -> TrainState:
     """Step 5 from a network's initial parameters: the loop, checkpointed as it goes, continued
-    from the newest checkpoint when the run is resumed."""
+    from the newest checkpoint when the run is resumed. Every rank resumes from the same
+    checkpoint; rank 0 alone writes them."""
     checkpoints = run_dir / CHECKPOINTS
     loop = LoopState.start(model, loop_settings, len(prepared.train))
+    main = loop.context.is_main
     fingerprint = make_fingerprint(
         settings.as_json(), training_arrays(prepared.train), config.model_dump(mode="json")
     )
     if settings.resume is not None:
         resumed = resume_latest(loop, checkpoints, fingerprint)
-        keep_metrics_until(run_dir / "metrics.jsonl", loop.state.epoch)
+        if main:
+            keep_metrics_until(run_dir / "metrics.jsonl", loop.state)
         where = f"step {loop.state.step:,}, epoch {loop.state.epoch}"
         say(step("resume", f"from {resumed} ({where})"))
-    else:
+    elif main:
         shutil.rmtree(checkpoints, ignore_errors=True)
         prepared.fitted.save(checkpoints / FITTED)
     saver = Checkpoints(loop, checkpoints, checkpoint_policy(settings), fingerprint)
-    state = fit(loop, prepared.train, prepared.validation, HookList([hooks, saver]))
+    watchers = [hooks, saver] if main else [hooks]
+    state = fit(loop, prepared.train, prepared.validation, HookList(watchers))
     if state.stop_reason == "interrupted" and (saved := saved_checkpoints(checkpoints)):
         say(step("resume", f"learnt train … --resume {run_dir} continues from {saved[-1]}"))
     return state
+
+
+def prepare_on_ranks(
+    data: str | Path | pd.DataFrame,
+    settings: TrainSettings,
+    run_dir: Path,
+    fitted: Fitted | None,
+    context: Context,
+) -> tuple[Labelled, Split, Prepared]:
+    """Steps 3–4 on every rank: rank 0 first — it fits the preprocessing and decodes the images —
+    then the others, reusing what it fitted (as a resumed run does: a tokenizer trained twice
+    may differ) and the images it decoded (`prepare.SHARED` in the run directory)."""
+    if not context.distributed:
+        return prepare(data, settings, run_dir, fitted)
+    if context.is_main:
+        prepared = prepare(data, settings, run_dir, fitted)
+        prepared[2].fitted.save(run_dir / SHARED / FITTED)
+    context.barrier()
+    if not context.is_main:
+        shared = run_dir / SHARED / FITTED
+        if not shared.is_dir():
+            raise UsageError(
+                f"rank {context.rank}: {shared} is missing: rank 0 wrote it there. On several "
+                "machines, --out must be a folder that every machine sees (shared storage)",
+                file=shared,
+            )
+        prepared = prepare(data, settings, run_dir, Fitted.load(shared))
+    return prepared
+
+
+def refuse_backbone_on_ranks(name: str) -> None:
+    """Fine-tuning a backbone stays on one process (see `finetune.py`)."""
+    raise UsageError(
+        f"a pretrained backbone ({name}) fine-tunes on one process: its head trains on cached "
+        "features in seconds. Train it without --nproc (or torchrun), or from scratch on several "
+        "processes with --init random",
+        field="nproc",
+    )
+
+
+def planned_on_main(
+    context: Context, ladder: Sequence[Architecture], plan: Callable[[], BudgetPlan]
+) -> BudgetPlan:
+    """Rank 0 probes the ladder and decides; every rank gets its plan (clocks differ by rank)."""
+    if not context.distributed:
+        return plan()
+    chosen = plan() if context.is_main else None
+    numbers = None
+    if chosen is not None:
+        index = list(ladder).index(chosen.config)
+        numbers = [index, chosen.epochs, chosen.epoch_seconds, chosen.probe_seconds, chosen.budget]
+    index, epochs, epoch_seconds, probe_seconds, budget = context.broadcast_numbers(numbers, 5)
+    if chosen is not None:
+        return chosen
+    return BudgetPlan(ladder[int(index)], int(epochs), epoch_seconds, (), probe_seconds, budget)
 
 
 def stop_explanation(state: TrainState) -> str:
@@ -319,14 +466,20 @@ def training_arrays(train: LoopData) -> list[torch.Tensor]:
     return [*train.inputs, train.targets, *([train.rows] if train.rows is not None else [])]
 
 
-def keep_metrics_until(path: Path, epoch: int) -> None:
-    """Keep the lines of the epochs the checkpoint completed: a killed or interrupted run may
-    have logged later ones, which the resumed run logs again."""
+def keep_metrics_until(path: Path, state: TrainState) -> None:
+    """Keep the lines a checkpoint's `state` had logged — its completed epochs, and the
+    within-epoch lines up to its step: a killed or interrupted run may have logged later ones,
+    which the resumed run logs again."""
     if not path.is_file():
         return
-    lines = path.read_text(encoding="utf-8").splitlines()
-    kept = [line for line in lines if line.strip() and json.loads(line).get("epoch", 0) <= epoch]
-    write_text_atomically(path, "".join(f"{line}\n" for line in kept))
+
+    def logged(record: dict[str, Any]) -> bool:
+        if record.get("within_epoch"):
+            return record["step"] <= state.step
+        return record["epoch"] <= state.epoch
+
+    kept = [record for record in read_metrics(path) if logged(record)]
+    write_text_atomically(path, "".join(json.dumps(record) + "\n" for record in kept))
 
 
 def checkpoint_policy(settings: TrainSettings) -> CheckpointPolicy:

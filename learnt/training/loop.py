@@ -11,7 +11,8 @@ six named events.
     fit(loop, train, validation, hooks)      # the model ends with the best epoch's parameters
 
 The loop works on any `nn.Module` taking the tensors of `LoopData.inputs`, so other families and a
-DDP wrapper can reuse it unchanged.
+DDP wrapper can reuse it unchanged. On several processes (`distributed.py`) the loop state's
+`context` shares each global batch out between the ranks and makes them agree on when to stop.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import torch
 from torch import nn
 
 from learnt.kinds import Task
+from learnt.training.distributed import Context
 from learnt.training.hooks import Hooks
 from learnt.training.state import LoopState, TrainState, copy_weights, drawing_dropout_from
 from learnt.training.stopping import StopCriteria
@@ -45,6 +47,7 @@ class LoopData:
     `rows` selects this part's rows from shared tensors (an image store is not copied per split);
     `transform(inputs, augment)` runs on each batch — normalisation of images, and augmentation
     drawn from `augment` (the loop's generator) while training; `augment` is None otherwise.
+    Batches go to `device` (a GPU) when it is given; the tensors stay in host memory.
     """
 
     inputs: tuple[torch.Tensor, ...]
@@ -53,6 +56,7 @@ class LoopData:
     transform: Transform | None = None
     chunk_rows: int = 8192  # rows per evaluation chunk
     lengths: torch.Tensor | None = None  # text: tokens per row, to batch texts of similar length
+    device: torch.device | None = None
 
     def __len__(self) -> int:
         return len(self.rows) if self.rows is not None else len(self.targets)
@@ -81,7 +85,8 @@ class LoopData:
     def batch(self, rows: torch.Tensor, augment: torch.Generator | None = None) -> Batch:
         """The inputs and targets of `rows`; `augment` is given while training (one gather)."""
         inputs = tuple(x[rows] for x in self.inputs)
-        return (self.transform(inputs, augment) if self.transform else inputs), self.targets[rows]
+        inputs = self.transform(inputs, augment) if self.transform else inputs
+        return self.placed(inputs, self.targets[rows])
 
     def chunks(self) -> Iterator[Batch]:
         """Consecutive rows, for evaluation."""
@@ -90,9 +95,22 @@ class LoopData:
             if self.rows is None:
                 inputs = tuple(x[start : start + size] for x in self.inputs)
                 targets = self.targets[start : start + size]
-                yield (self.transform(inputs, None) if self.transform else inputs), targets
+                inputs = self.transform(inputs, None) if self.transform else inputs
+                yield self.placed(inputs, targets)
             else:
                 yield self.batch(self.rows[start : start + size])
+
+    def placed(self, inputs: tuple[torch.Tensor, ...], targets: torch.Tensor) -> Batch:
+        if self.device is None:
+            return inputs, targets
+        return tuple(x.to(self.device) for x in inputs), targets.to(self.device)
+
+    def part(self, span: slice) -> LoopData:
+        """The rows in `span` (one rank's share of an evaluation), without copying."""
+        if self.rows is not None:
+            return dataclasses.replace(self, rows=self.rows[span])
+        inputs = tuple(x[span] for x in self.inputs)
+        return dataclasses.replace(self, inputs=inputs, targets=self.targets[span])
 
 
 @dataclass(frozen=True)
@@ -124,37 +142,45 @@ def run_until_stop(loop: LoopState, train: LoopData, validation: LoopData, hooks
     """The loop proper. A stop between epoch ends (Ctrl-C, a step limit, the time budget, a NaN)
     leaves the epoch open, so `loop` can be saved here and continued exactly."""
     model, optimizer, scheduler, state = loop.model, loop.optimizer, loop.scheduler, loop.state
-    settings, criteria = loop.settings, loop.settings.criteria
+    settings, criteria, context = loop.settings, loop.settings.criteria, loop.context
+    replica = context.replica(model)  # DDP on several ranks (gradients all-reduced); else the model
     loss_function = training_loss(settings.task)
     state.stop_reason, state.interrupted = None, False  # a continued run goes on
     hooks.on_fit_start(state)
     with stop_on_interrupt(state), drawing_dropout_from(loop.generators.dropout):
         while state.stop_reason is None:
-            batches = epoch_batches(loop, train)
+            batches = epoch_batches(loop, train)  # global batches: the same on every rank
             if state.batch == 0:
                 state.epoch_began = state.elapsed()
                 hooks.on_epoch_start(state)
             model.train()
-            for rows in batches[state.batch :]:
+            for batch in batches[state.batch :]:
+                rows, share = context.shard(batch)  # this rank's rows; one process: all, share 1
+                context.reseed(loop.generators, settings.seed, state.step)  # ranks draw their own
                 inputs, targets = train.batch(rows, loop.generators.augment)
-                outputs = model(*inputs)
-                loss = loss_function(outputs, targets)
+                outputs = replica(*inputs)
+                loss = loss_function(outputs, targets)  # mean over this rank's rows
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                (loss * share).backward()  # DDP averages the ranks' gradients: the batch's mean
                 if settings.grad_clip:
                     nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
                 optimizer.step()
+                state.learning_rate = optimizer.param_groups[-1]["lr"]
                 scheduler.step()
                 state.step, state.batch = state.step + 1, state.batch + 1
-                state.last_loss = loss.item()
+                state.last_loss, interrupted = context.step_outcome(
+                    loss.item() * share, state.interrupted
+                )  # the batch's mean loss; a Ctrl-C on any rank
+                if interrupted:  # only ever set here: the signal handler may set it meanwhile
+                    state.interrupted = True
                 state.epoch_loss_sum += state.last_loss
                 hooks.on_batch_end(state)
-                if reason := criteria.after_step(state):
+                if reason := context.agree(criteria.after_step(state)):  # every rank stops here
                     state.stop_reason = reason
                     break
             else:
                 end_epoch(loop, validation, hooks)
-                state.stop_reason = criteria.after_epoch(state)
+                state.stop_reason = context.agree(criteria.after_epoch(state))
 
 
 def finish(loop: LoopState, validation: LoopData, hooks: Hooks) -> None:
@@ -182,27 +208,37 @@ def end_epoch(loop: LoopState, validation: LoopData, hooks: Hooks) -> None:
     state.epoch += 1
     state.train_loss = state.epoch_loss_sum / max(state.batch, 1)
     state.batch, state.epoch_loss_sum = 0, 0.0
-    validate(loop.model, validation, loop.settings.task, state)
+    validate(loop.model, validation, loop.settings.task, state, loop.context)
     hooks.on_validation_end(state)
     state.epoch_seconds.append(state.elapsed() - state.epoch_began)
     hooks.on_epoch_end(state)
 
 
 @torch.inference_mode()
-def validate(model: nn.Module, validation: LoopData, task: Task, state: TrainState) -> None:
-    """Validation loss (and accuracy); keep the weights of the best epoch so far."""
+def validate(
+    model: nn.Module,
+    validation: LoopData,
+    task: Task,
+    state: TrainState,
+    context: Context | None = None,
+) -> None:
+    """Validation loss (and accuracy); keep the weights of the best epoch so far. On several
+    ranks each scores its own part of the rows, and the sums are added up."""
+    context = context or Context()
     if len(validation) == 0:  # nothing to choose with: the latest parameters are the best
         state.best_epoch, state.best_weights = state.epoch, copy_weights(model)
         return
     model.eval()
+    context.share_buffers(model)  # rank 0's BatchNorm statistics everywhere
     loss_sum, correct = 0.0, 0
-    for inputs, targets in validation.chunks():
+    for inputs, targets in validation.part(context.part(len(validation))).chunks():
         outputs = model(*inputs)
         if task == "classification":
             loss_sum += nn.functional.cross_entropy(outputs, targets, reduction="sum").item()
             correct += int((outputs.argmax(1) == targets).sum())
         else:
             loss_sum += nn.functional.mse_loss(outputs.squeeze(1), targets, reduction="sum").item()
+    loss_sum, correct = context.sum(loss_sum, correct)
     state.val_loss = loss_sum / len(validation)
     state.val_accuracy = correct / len(validation) if task == "classification" else None
     if state.val_loss < state.best_val_loss:

@@ -15,6 +15,7 @@ stops early once a candidate cannot fit, and its time is counted in the budget.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -69,16 +70,20 @@ def plan_for_budget(
     seed: int,
     clock: Callable[[], float] = time.perf_counter,
     step_time: Callable[[Architecture], float] | None = None,
+    ranks: int = 1,
 ) -> BudgetPlan:
     """The largest network of `ladder` (small to large) that fits MIN_EPOCHS into `budget`.
 
     `step_time` measures one candidate's seconds per training step (by default: real steps on
-    `train`); tests hand in a fake one, and a fake `clock`.
+    `train`); tests hand in a fake one, and a fake `clock`. With several `ranks` (rank 0 probes
+    alone), a step is timed on one rank's share of the batch, and validation is shared out too;
+    the gradients' all-reduce is not timed.
     """
-    measure = step_time or (lambda config: measured_step_seconds(config, train, settings, seed))
+    share = dataclasses.replace(settings, batch_size=math.ceil(settings.batch_size / ranks))
+    measure = step_time or (lambda config: measured_step_seconds(config, train, share, seed))
     started = clock()
     steps_per_epoch = math.ceil(len(train) / settings.batch_size)
-    validation_steps = math.ceil(validation_rows / settings.batch_size)
+    validation_steps = math.ceil(validation_rows / ranks / settings.batch_size)
     probes: list[Probe] = []
     for config in ladder:
         step = measure(config)
@@ -100,7 +105,7 @@ def measured_step_seconds(
 ) -> float:
     """Seconds per training step of `config`: warm-up steps, then the median of a few timed ones
     (the first steps of a new network are slower than the rest: allocation, caches)."""
-    model = initialise(config, seed)
+    model = initialise(config, seed).to(train.device or "cpu")
     if next(iter(train.inputs)).dim() == 4:  # images train channels-last, as the loop runs them
         model = model.to(memory_format=torch.channels_last)
     model.train()
@@ -117,6 +122,8 @@ def measured_step_seconds(
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if train.device is not None and train.device.type == "cuda":
+            torch.cuda.synchronize(train.device)  # the step has run, not only been queued
         if index >= WARMUP_STEPS:
             timings.append(time.perf_counter() - started)
     return sorted(timings)[len(timings) // 2]

@@ -62,6 +62,7 @@ if TYPE_CHECKING:
     from learnt.training.init import InitPlan
 
 FITTED_JSON = "fitted.json"
+SHARED = ".shared"  # in the run directory, while ranks train: what rank 0 prepared for the others
 
 
 @dataclass
@@ -351,9 +352,16 @@ def image_shape(
 def decode_images(
     labelled: Labelled, settings: TrainSettings, run_dir: Path, size: int, channels: Literal[1, 3]
 ) -> Labelled:
-    """Decode every image once into a uint8 store; with --skip-bad, leave unreadable files out."""
-    from learnt.data.images import decode_all, resolve_paths
+    """Decode every image once into a uint8 store; with --skip-bad, leave unreadable files out.
 
+    On several ranks, rank 0 decodes (on every core, in threads) and leaves the store in the run
+    directory; the others map that file (one copy in memory per machine) instead of decoding.
+    """
+    from learnt.data.images import decode_all, resolve_paths
+    from learnt.training.distributed import current
+
+    if not current().is_main:
+        return decoded_by_main(labelled, run_dir)
     paths = resolve_paths(labelled.table.columns[labelled.image_column], labelled.table.base)
     with decoding_progress(len(paths)) as advance:
         decoded = decode_all(
@@ -379,7 +387,19 @@ def decode_images(
             f"{labelled.source}: only {len(decoded.good)} readable images; at least 10 are needed to train and test"
         )
     kept = labelled.take(decoded.good) if decoded.bad else labelled
+    if current().distributed:
+        (run_dir / SHARED).mkdir(parents=True, exist_ok=True)
+        np.save(run_dir / SHARED / "images.npy", decoded.pixels)
+        np.save(run_dir / SHARED / "kept.npy", decoded.good)
     return replace(kept, pixels=decoded.pixels, skipped=decoded.bad)
+
+
+def decoded_by_main(labelled: Labelled, run_dir: Path) -> Labelled:
+    """The images rank 0 decoded (see `decode_images`), mapped copy-on-write from its store."""
+    pixels = np.load(run_dir / SHARED / "images.npy", mmap_mode="c")
+    good = np.load(run_dir / SHARED / "kept.npy")
+    kept = labelled.take(good) if len(good) < len(labelled.targets) else labelled
+    return replace(kept, pixels=pixels)
 
 
 @contextlib.contextmanager

@@ -32,6 +32,7 @@ from torch import nn
 from learnt.errors import UsageError
 from learnt.files import write_text_atomically
 from learnt.runtime.program import sha256
+from learnt.training.distributed import Context, current
 
 if TYPE_CHECKING:
     from learnt.training.loop import LoopSettings
@@ -50,6 +51,7 @@ class TrainState:
     batch: int = 0  # batches taken in the current epoch (0: the epoch has not begun)
     last_loss: float = 0.0
     epoch_loss_sum: float = 0.0  # over the batches of the current epoch
+    learning_rate: float = 0.0  # of the latest step (the head's, when layers have their own)
     train_loss: float | None = None  # mean over the last completed epoch
     val_loss: float | None = None
     val_accuracy: float | None = None
@@ -130,6 +132,7 @@ class LoopState:
     state: TrainState
     settings: LoopSettings
     train_rows: int  # the schedule is planned for this many training rows per epoch
+    context: Context = field(default_factory=current)  # this rank among the ranks; one: rank 0
 
     @classmethod
     def start(
@@ -190,7 +193,7 @@ class LoopState:
             },
             "scheduler": self.scheduler.state_dict(),
         }
-        return {k: v.detach().contiguous() for k, v in tensors.items()}, data
+        return {k: v.detach().cpu().contiguous() for k, v in tensors.items()}, data
 
     def load_state_dict(self, tensors: dict[str, torch.Tensor], data: dict[str, Any]) -> None:
         """Restore a `state_dict()` into this loop, built for the same settings and network."""

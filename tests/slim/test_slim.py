@@ -116,3 +116,10 @@ def test_train_says_what_to_install() -> None:
     assert result.returncode == 2
     assert "learnt[train]" in result.stdout + result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_report_says_what_to_install() -> None:
+    result = learnt("report", Path(FOLDER) / "table" / "run", "--out", "report.html")  # type: ignore[arg-type]
+    assert result.returncode == 2, result.stderr
+    assert "learnt[report]" in result.stderr
+    assert "Traceback" not in result.stderr
