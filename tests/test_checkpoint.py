@@ -207,7 +207,8 @@ def test_ctrl_c_freezes_a_program_leaves_a_checkpoint_and_exits_130(
     assert stopped.returncode == 130, stopped.stdout
     assert "interrupted" in stopped.stdout and "--resume" in stopped.stdout
     assert (run_dir / "program" / "program.json").is_file()
-    assert saved_checkpoints(run_dir / "checkpoints")[-1].name == "step-000000010"
+    # pressed during step 10's hooks: the step after it is checkpointed, and the run stops
+    assert saved_checkpoints(run_dir / "checkpoints")[-1].name == "step-000000011"
     resumed = learnt_train(TITANIC, "--resume", run_dir)
     assert resumed.returncode == 0, resumed.stdout
     assert weights(run_dir) == uninterrupted["mlp"]

@@ -141,8 +141,15 @@ def ranks(world: int, *args: str | Path) -> None:
                 text=True,
             )
         )
-    for process in processes:
-        output, _ = process.communicate(timeout=300)
+    outputs = []
+    try:
+        for process in processes:
+            outputs.append(process.communicate(timeout=300)[0])
+    finally:
+        for process in processes:  # none left running, no pipe left open, whatever failed
+            process.kill()
+            process.communicate()
+    for process, output in zip(processes, outputs, strict=True):
         assert process.returncode == 0, output
 
 
@@ -168,13 +175,14 @@ def test_two_ranks_equal_one_process_on_the_same_global_batches(
 
 @pytest.mark.parametrize(
     ("mode", "reason", "step"),
-    [("patience", "patience", None), ("interrupt", "interrupted", 5), ("budget", "time_budget", 5)],
+    [("patience", "patience", None), ("interrupt", "interrupted", 6), ("budget", "time_budget", 5)],
 )
 def test_both_ranks_stop_together_for_the_same_reason(
     tmp_path: Path, mode: str, reason: str, step: int | None
 ) -> None:
     """Patience (decided on reduced validation), and a Ctrl-C or a clock past the budget on
-    rank 1 alone: both ranks stop at the same step."""
+    rank 1 alone: both ranks stop at the same step. (A Ctrl-C during step 5's hooks is taken
+    with step 6's outcome, so that both ranks checkpoint and stop on the same answer.)"""
     ranks(2, mode, tmp_path / "outcome", "float32")
     outcomes = [json.loads((tmp_path / f"outcome.{rank}.json").read_text()) for rank in (0, 1)]
     assert outcomes[0] == outcomes[1]
@@ -312,14 +320,21 @@ def test_ctrl_c_stops_every_rank_and_rank_0_freezes_the_program(tmp_path: Path) 
     )
     metrics = run_dir / "metrics.jsonl"
     deadline = time.monotonic() + 120
-    while not (metrics.is_file() and len(metrics.read_text().splitlines()) >= 2):
-        assert launcher.poll() is None and time.monotonic() < deadline, launcher.stdout
-        time.sleep(0.1)
-    launcher.send_signal(signal.SIGINT)
-    output, _ = launcher.communicate(timeout=120)
+    try:
+        while not (metrics.is_file() and len(metrics.read_text().splitlines()) >= 2):
+            assert launcher.poll() is None and time.monotonic() < deadline, "no epoch ended"
+            time.sleep(0.1)
+        launcher.send_signal(signal.SIGINT)
+        output, _ = launcher.communicate(timeout=120)
+    finally:
+        if launcher.poll() is None:
+            os.killpg(launcher.pid, signal.SIGKILL)  # the launcher's group: torchrun and ranks
+            launcher.wait()
+        assert launcher.stdout is not None
+        launcher.stdout.close()
     assert launcher.returncode == 130, output
     assert output.count("stopped  interrupted") == 1
     assert (run_dir / "program" / "program.json").is_file()
-    assert [p.name for p in (run_dir / "checkpoints").glob("step-*")]
+    assert [p.name for p in (run_dir / "checkpoints").glob("step-*")], output
     epochs = len([line for line in metrics.read_text().splitlines() if "within_epoch" not in line])
     assert epochs < 300

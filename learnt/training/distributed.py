@@ -25,6 +25,7 @@ gloo on the CPU, NCCL on CUDA (each rank the GPU of its LOCAL_RANK).
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import os
 import signal
@@ -248,6 +249,9 @@ def session(device: Device = "auto") -> Iterator[Context]:
         _current = previous
         set_quiet(quiet)
         if joined:
+            # DDP's reducer holds the group and sits in reference cycles: freed now, while the
+            # group is alive, rather than by the collector at exit, where gloo's threads abort
+            gc.collect()
             dist.destroy_process_group()
 
 

@@ -147,7 +147,7 @@ def run_until_stop(loop: LoopState, train: LoopData, validation: LoopData, hooks
     loss_function = training_loss(settings.task)
     state.stop_reason, state.interrupted = None, False  # a continued run goes on
     hooks.on_fit_start(state)
-    with stop_on_interrupt(state), drawing_dropout_from(loop.generators.dropout):
+    with stop_on_interrupt() as interrupt, drawing_dropout_from(loop.generators.dropout):
         while state.stop_reason is None:
             batches = epoch_batches(loop, train)  # global batches: the same on every rank
             if state.batch == 0:
@@ -169,10 +169,10 @@ def run_until_stop(loop: LoopState, train: LoopData, validation: LoopData, hooks
                 scheduler.step()
                 state.step, state.batch = state.step + 1, state.batch + 1
                 state.last_loss, interrupted = context.step_outcome(
-                    loss.item() * share, state.interrupted
+                    loss.item() * share, interrupt.requested
                 )  # the batch's mean loss; a Ctrl-C on any rank
-                if interrupted:  # only ever set here: the signal handler may set it meanwhile
-                    state.interrupted = True
+                state.interrupted = interrupted  # taken here alone: the hooks (a checkpoint)
+                # and the stop decision below see the same answer on every rank
                 state.epoch_loss_sum += state.last_loss
                 hooks.on_batch_end(state)
                 if reason := context.agree(criteria.after_step(state)):  # every rank stops here
@@ -290,20 +290,29 @@ def warmup_cosine(
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+@dataclass
+class Interrupt:
+    """Whether Ctrl-C was pressed; the loop reads it once per step, after the step."""
+
+    requested: bool = False
+
+
 @contextlib.contextmanager
-def stop_on_interrupt(state: TrainState) -> Iterator[None]:
-    """First Ctrl-C: finish the batch and stop cleanly (best parameters kept). Second: abort."""
+def stop_on_interrupt() -> Iterator[Interrupt]:
+    """First Ctrl-C: finish the step, checkpoint and stop cleanly (best parameters kept).
+    Second: abort."""
+    interrupt = Interrupt()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield interrupt
         return
 
     def handle(signum: int, frame: object) -> None:
-        if state.interrupted:
+        if interrupt.requested:
             raise KeyboardInterrupt
-        state.interrupted = True
+        interrupt.requested = True
 
     previous = signal.signal(signal.SIGINT, handle)
     try:
-        yield
+        yield interrupt
     finally:
         signal.signal(signal.SIGINT, previous)
