@@ -78,8 +78,10 @@ def test_dates_missing_values_and_unlabelled_rows(tmp_path: Path) -> None:
 
 
 class InterruptAt(Hooks):
+    """Ctrl-C during step 39's hooks: the loop takes it with step 40's outcome."""
+
     def on_batch_end(self, state: TrainState) -> None:
-        if state.step == 40:
+        if state.step == 39:
             signal.raise_signal(signal.SIGINT)
 
 

@@ -68,9 +68,9 @@ settings = LoopSettings(
 loop = LoopState.start(initialise(config, seed=0), settings, len(train))
 
 
-class InterruptAt(Hooks):  # Ctrl-C, as a user would press it
+class InterruptAt(Hooks):  # Ctrl-C, as a user would press it: taken with the next step
     def on_batch_end(self, state):
-        if state.step == stop_at:
+        if state.step == stop_at - 1:
             signal.raise_signal(signal.SIGINT)
 
 
