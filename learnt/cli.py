@@ -17,6 +17,7 @@ import argparse
 import dataclasses
 import inspect
 import json
+import os
 import sys
 import types
 import typing
@@ -72,10 +73,8 @@ def run(args: list[str], debug: bool = False) -> int:
 
 
 def build_parser(chosen: str | None = "train") -> argparse.ArgumentParser:
-    """`learnt` and its commands; the flags of `learnt train` only when it is the `chosen` one.
-
-    (They are generated from `TrainSettings`; other commands start faster without them.)
-    """
+    """`learnt` and its commands: only the `chosen` one when it names a command (a cold
+    `learnt predict` builds no other parser), else all of them (`learnt --help`, a typo)."""
     parser = Parser(
         prog="learnt", description=DESCRIPTION, epilog=EPILOG, formatter_class=Formatter
     )
@@ -84,17 +83,19 @@ def build_parser(chosen: str | None = "train") -> argparse.ArgumentParser:
         "--debug", action="store_true", help="Show the full traceback on errors (any command)."
     )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for add in (
-        add_train,
-        add_evaluate,
-        add_predict,
-        add_inspect,
-        add_serve,
-        add_report,
-        add_quickstart,
-        add_backbones,
-    ):
-        add(commands, chosen)
+    adders = {
+        "train": add_train,
+        "evaluate": add_evaluate,
+        "predict": add_predict,
+        "inspect": add_inspect,
+        "serve": add_serve,
+        "report": add_report,
+        "quickstart": add_quickstart,
+        "backbones": add_backbones,
+    }
+    for name, add in adders.items():
+        if chosen not in adders or name == chosen:
+            add(commands, chosen)
     return parser
 
 
@@ -112,7 +113,22 @@ class Formatter(argparse.RawDescriptionHelpFormatter):
     """Help with docstring paragraphs kept as written and a wider option column."""
 
     def __init__(self, prog: str) -> None:
-        super().__init__(prog, max_help_position=32)
+        super().__init__(prog, max_help_position=32, width=terminal_columns() - 2)
+
+
+def terminal_columns() -> int:
+    """The terminal's width as `shutil.get_terminal_size` reads it (argparse's default), without
+    importing shutil for every parser a cold start builds."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns if columns > 0 else 80
 
 
 class VersionAction(argparse.Action):
