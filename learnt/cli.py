@@ -95,7 +95,7 @@ def build_parser(chosen: str | None = "train") -> argparse.ArgumentParser:
     }
     for name, add in adders.items():
         if chosen not in adders or name == chosen:
-            add(commands, chosen)
+            add(commands)
     return parser
 
 
@@ -193,7 +193,7 @@ def add_runtime(parser: argparse.ArgumentParser) -> None:
 # --- learnt train ---------------------------------------------------------------------------------
 
 
-def add_train(commands: Any, chosen: str | None = "train") -> None:
+def add_train(commands: Any) -> None:
     parser = command(commands, "train", train_command)
     parser.add_argument(
         "data",
@@ -202,8 +202,7 @@ def add_train(commands: Any, chosen: str | None = "train") -> None:
         help="Labelled table (.csv, .parquet, .jsonl), or a folder with one sub-folder of images "
         "per class.",
     )
-    if chosen == "train":
-        add_setting_flags(parser)
+    add_setting_flags(parser)
     add_output_modes(parser)
 
 
@@ -272,7 +271,7 @@ def train_command(options: argparse.Namespace) -> int:
 # --- learnt evaluate ------------------------------------------------------------------------------
 
 
-def add_evaluate(commands: Any, chosen: str | None = None) -> None:
+def add_evaluate(commands: Any) -> None:
     parser = command(commands, "evaluate", evaluate_command)
     add_program(parser)
     parser.add_argument(
@@ -357,7 +356,7 @@ def show_confusion(metrics: dict[str, Any], json_output: bool = False) -> None:
 # --- learnt predict -------------------------------------------------------------------------------
 
 
-def add_predict(commands: Any, chosen: str | None = None) -> None:
+def add_predict(commands: Any) -> None:
     parser = command(commands, "predict", predict_command)
     add_program(parser)
     parser.add_argument(
@@ -432,7 +431,7 @@ def runner(runtime: Runtime) -> Any:
 # --- learnt inspect -------------------------------------------------------------------------------
 
 
-def add_inspect(commands: Any, chosen: str | None = None) -> None:
+def add_inspect(commands: Any) -> None:
     parser = command(commands, "inspect", inspect_command)
     add_program(parser)
     add_output_modes(parser)
@@ -501,7 +500,7 @@ def describe_size(program: Path, files: dict[str, str]) -> str:
 # --- learnt serve ---------------------------------------------------------------------------------
 
 
-def add_serve(commands: Any, chosen: str | None = None) -> None:
+def add_serve(commands: Any) -> None:
     parser = command(commands, "serve", serve_command)
     add_program(parser)
     for flags, kind, default, text in (
@@ -552,7 +551,7 @@ def serve_command(options: argparse.Namespace) -> None:
 # --- learnt report --------------------------------------------------------------------------------
 
 
-def add_report(commands: Any, chosen: str | None = None) -> None:
+def add_report(commands: Any) -> None:
     parser = command(commands, "report", report_command)
     parser.add_argument(
         "run", type=Path, metavar="RUN", help="A run directory (holds program/ and metrics.jsonl)."
@@ -579,7 +578,7 @@ def report_command(options: argparse.Namespace) -> None:
 # --- learnt quickstart ----------------------------------------------------------------------------
 
 
-def add_quickstart(commands: Any, chosen: str | None = None) -> None:
+def add_quickstart(commands: Any) -> None:
     parser = command(commands, "quickstart", quickstart_command)
     parser.add_argument(
         "kind",
@@ -602,7 +601,7 @@ def quickstart_command(options: argparse.Namespace) -> None:
 # --- learnt backbones -----------------------------------------------------------------------------
 
 
-def add_backbones(commands: Any, chosen: str | None = None) -> None:
+def add_backbones(commands: Any) -> None:
     parser = command(commands, "backbones", backbones_command)
     add_output_modes(parser)
     actions = parser.add_subparsers(title="commands", metavar="COMMAND")

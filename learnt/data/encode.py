@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from learnt.data.tables import Table
+from learnt.data.tables import Table, python_value
 from learnt.errors import DataError
 from learnt.kinds import Task
 from learnt.runtime.format import (
@@ -113,7 +113,7 @@ def parse_numbers(column: np.ndarray, table: Table, name: str) -> np.ndarray:
     if len(infinite):
         row = int(infinite[0])
         raise DataError(
-            f"{table.where(row, name)}: expected a finite number, got {_plain(column[row])!r}; "
+            f"{table.where(row, name)}: expected a finite number, got {python_value(column[row])!r}; "
             "leave the cell empty if the value is missing",
             **table.place(row, name),
         )
@@ -305,11 +305,6 @@ def fit_labels(labels: np.ndarray, task: Task) -> LabelEncoding:
     return LabelEncoding(task=task, mean=float(numbers.mean()), std=std if std > 0 else 1.0)
 
 
-def _plain(value: Any) -> Any:
-    """A numpy scalar as the Python value it holds, for messages (`inf`, not `np.float64(inf)`)."""
-    return value.item() if isinstance(value, np.generic) else value
-
-
 def _floats_or_nan(values: np.ndarray) -> np.ndarray:
     """float64 values, NaN for any that is not a number (`encode_labels` names those)."""
     try:
@@ -475,7 +470,7 @@ def encode_labels(
         if unknown:
             row = int(np.flatnonzero(inverse == uniques.index(unknown[0]))[0])
             raise DataError(
-                f"{table.where(row, label)}: label {_plain(column[row])!r} is not one of the program's classes "
+                f"{table.where(row, label)}: label {python_value(column[row])!r} is not one of the program's classes "
                 f"{encoding.classes}",
                 **table.place(row, label),
             )
@@ -517,6 +512,6 @@ def refuse_infinite_labels(column: np.ndarray, table: Table, label: str) -> None
     if len(rows):
         row = int(rows[0])
         raise DataError(
-            f"{table.where(row, label)}: label {_plain(column[row])!r} is infinite; expected a class",
+            f"{table.where(row, label)}: label {python_value(column[row])!r} is infinite; expected a class",
             **table.place(row, label),
         )

@@ -67,7 +67,7 @@ class Table:
     def place(self, row: int, column: str | None = None) -> dict[str, Any]:
         """The same place as fields of an error: `DataError(message, **table.place(row, column))`."""
         name = self.row_names[row] if self.row_names is not None else row + 1
-        return {"file": self.source, "row": _json_scalar(name), "column": column}
+        return {"file": self.source, "row": python_value(name), "column": column}
 
     def take(self, rows: np.ndarray) -> Table:
         """The rows at positions `rows`, keeping their names for messages."""
@@ -402,5 +402,7 @@ def _python_values(column: np.ndarray) -> list[Any]:
     return column.tolist()
 
 
-def _json_scalar(value: Any) -> Any:
+def python_value(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds (for JSON, and messages: `inf`, not
+    `np.float64(inf)`); other values as they are."""
     return value.item() if isinstance(value, np.generic) else value

@@ -36,7 +36,7 @@ import math
 import os
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -272,15 +272,15 @@ def parse_json_object(raw: bytes, error: Any) -> dict[str, Any]:
     return data
 
 
-def check_tokenizer_json(file: Path) -> None:
-    """The tokenizer file is a JSON object the `tokenizers` library accepts (when installed)."""
+def check_tokenizer_json(raw: bytes, file: Path) -> None:
+    """The tokenizer file's bytes are a JSON object the `tokenizers` library accepts (when
+    installed)."""
 
     def error(why: str) -> ProgramError:
         return ProgramError(
             f"{file}: not a readable tokenizer ({why}); restore it or retrain", file=file
         )
 
-    raw = read_regular(file)
     parse_json_object(raw, error)
     if importlib.util.find_spec("tokenizers") is not None:
         from tokenizers import Tokenizer
@@ -460,11 +460,15 @@ def manifest_problems(manifest: Manifest) -> Iterator[tuple[str, str]]:
 # --- a whole program --------------------------------------------------------------------------------
 
 
-def check_contents(path: Path, manifest: Manifest) -> None:
-    """Every check of this module on the program at `path` (files already named and hashed)."""
+def check_contents(path: Path, manifest: Manifest, read: Callable[[str], bytes]) -> None:
+    """Every check of this module on the program at `path` (files already named and hashed).
+
+    `read(name)` gives a file's bytes checked against its sha256, so the graph walked here is the
+    graph ONNX Runtime later gets (through the same check), and it is walked once.
+    """
     check_consistency(manifest, path / MANIFEST)
     weights = path / WEIGHTS
     check_parameter_count(manifest, read_safetensors_header(weights), weights)
-    check_onnx(read_regular(path / ONNX), path / ONNX)
-    if manifest.preprocessing.text is not None:
-        check_tokenizer_json(path / manifest.preprocessing.text.tokenizer)
+    check_onnx(read(ONNX), path / ONNX)
+    if (text := manifest.preprocessing.text) is not None:
+        check_tokenizer_json(read(text.tokenizer), path / text.tokenizer)

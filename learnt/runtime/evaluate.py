@@ -155,10 +155,7 @@ def macro_f1(confusion: np.ndarray) -> float:
     true_positive = np.diag(confusion).astype(np.float64)
     actual, predicted = confusion.sum(1), confusion.sum(0)
     present = (actual + predicted) > 0
-    f1 = np.divide(
-        2 * true_positive, actual + predicted, out=np.zeros_like(true_positive), where=present
-    )
-    return float(f1[present].mean())
+    return float(ratio(2 * true_positive, actual + predicted)[present].mean())
 
 
 def regression_metrics(

@@ -64,7 +64,7 @@ class Program:
         self.path = path
         self.manifest = read_manifest(path)
         verify_files(path, self.manifest)
-        check_contents(path, self.manifest)
+        check_contents(path, self.manifest, self.read_verified)
         self._cache: dict[str, Any] = {}
 
     def read_verified(self, name: str) -> bytes:

@@ -17,7 +17,6 @@ Everything that came from the data (column and class names, texts, file names) i
 from __future__ import annotations
 
 import base64
-import hashlib
 import html
 import io
 import json
@@ -686,7 +685,9 @@ def program_section(run: Run) -> Section:
     program_dir = run.path / PROGRAM
     rows = []
     manifest_path = program_dir / MANIFEST
-    listed = {MANIFEST: file_sha256(manifest_path), **manifest.files}
+    from learnt.runtime.program import sha256
+
+    listed = {MANIFEST: sha256(manifest_path) if manifest_path.is_file() else "", **manifest.files}
     for name, digest in listed.items():
         file = program_dir / name
         size = human_bytes(file.stat().st_size) if file.is_file() else "missing"
@@ -710,12 +711,6 @@ def program_section(run: Run) -> Section:
         "<code>learnt.load</code> checks every hash above before it runs."
     )
     return Section("program", "The program", "steps 6 and 8", body)
-
-
-def file_sha256(path: Path) -> str:
-    if not path.is_file():
-        return ""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def evaluation_section(

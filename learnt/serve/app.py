@@ -29,6 +29,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
+from learnt.data.tables import python_value
 from learnt.errors import DataError, LearntError, UsageError
 from learnt.runtime.predict import Runner, onnx_runner, predict_table
 from learnt.runtime.program import Program
@@ -81,7 +82,7 @@ class Server:
     def __init__(self, program: Program, settings: ServeSettings, runner: Runner | None) -> None:
         self.program = program
         self.settings = settings
-        self.model = request_model(program.manifest, settings.max_rows)
+        self.model = request_model(program.manifest)
         self.admission = Admission(settings.max_queue)
         self.executor = ThreadPoolExecutor(settings.workers, thread_name_prefix="learnt-serve")
         self.ready = threading.Event()
@@ -285,7 +286,7 @@ def too_large_message(size: int, limit: int) -> str:
 def answers(program: Program, columns: dict[str, np.ndarray]) -> list[dict[str, Any]]:
     """One `{"prediction", "probabilities"}` object per row, JSON-typed."""
     labels = program.manifest.labels
-    predictions = [plain(value) for value in columns["prediction"].tolist()]
+    predictions = [python_value(value) for value in columns["prediction"].tolist()]
     if labels.task == "regression":
         return [{"prediction": value} for value in predictions]
     names = [str(c) for c in labels.classes]
@@ -294,10 +295,6 @@ def answers(program: Program, columns: dict[str, np.ndarray]) -> list[dict[str, 
         {"prediction": value, "probabilities": dict(zip(names, row, strict=True))}
         for value, row in zip(predictions, probabilities, strict=True)
     ]
-
-
-def plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def describe_program(program: Program) -> dict[str, Any]:

@@ -97,7 +97,7 @@ def row_model(manifest: Manifest) -> type[BaseModel]:
     )
 
 
-def request_model(manifest: Manifest, max_rows: int) -> type[BaseModel]:
+def request_model(manifest: Manifest) -> type[BaseModel]:
     """The JSON body of `POST /predict`: `{"rows": [...]}` (tables) or `{"texts": [...]}` (text)."""
     config = ConfigDict(extra="forbid", title="PredictRequest")
     if manifest.preprocessing.text is not None:
@@ -192,7 +192,7 @@ def json_table(manifest: Manifest, model: type[BaseModel], body: bytes, max_rows
     try:
         parsed = model.model_validate_json(body)
     except ValidationError as error:
-        raise validation_error(error, manifest, max_rows) from None
+        raise validation_error(error, manifest) from None
     text = manifest.preprocessing.text
     if text is not None:
         records = [{text.column: t} for t in parsed.texts]  # type: ignore[attr-defined]
@@ -207,19 +207,12 @@ def json_table(manifest: Manifest, model: type[BaseModel], body: bytes, max_rows
     return Table(columns, SOURCE)
 
 
-def validation_error(error: ValidationError, manifest: Manifest, max_rows: int) -> DataError:
+def validation_error(error: ValidationError, manifest: Manifest) -> DataError:
     """The first problem pydantic found, as a `DataError` naming the row and column."""
     first = error.errors(include_url=False)[0]
     kind, location, message = first["type"], first["loc"], first["msg"]
     if kind == "json_invalid":
         return DataError(f"{SOURCE}: the body is not valid JSON ({first['ctx']['error']})")
-    if kind == "too_long" and len(location) == 1:
-        return DataError(
-            f"{SOURCE}: {first['ctx'].get('actual_length', 'too many'):,} {location[0]} in one "
-            f"request; at most {max_rows:,} are accepted (split the request, or start the server "
-            "with a larger --max-rows)",
-            field=str(location[0]),
-        )
     if len(location) >= 2 and isinstance(location[1], int):
         row = location[1] + 1
         if location[0] == "texts":
@@ -262,7 +255,7 @@ def csv_table(body: bytes, folder: ScratchFolder, max_rows: int) -> Table:
     """A CSV body read by the CLI's own CSV reader (header, field counts, encoding)."""
     path = folder / "request.csv"
     path.write_bytes(body)
-    with named_as(str(path), SOURCE):
+    with renamed({str(path): SOURCE}):
         table = read_table(path)
     table.source = SOURCE
     check_count(len(table), max_rows, "rows")
@@ -279,13 +272,6 @@ def image_inputs(files: list[tuple[str, bytes]], column: str, folder: ScratchFol
         names[str(path)] = name
     paths = np.array(list(names), dtype=object)
     return Inputs(Table({column: paths}, SOURCE), names)
-
-
-@contextlib.contextmanager
-def named_as(temporary: str, name: str) -> Iterator[None]:
-    """Errors raised inside name `name` where they would name the temporary file `temporary`."""
-    with renamed({temporary: name}):
-        yield
 
 
 @contextlib.contextmanager

@@ -34,7 +34,6 @@ import numpy as np
 import torch
 
 from learnt.errors import LearntError, UsageError
-from learnt.files import write_text_atomically
 from learnt.settings import flag_name
 from learnt.training.hooks import Hooks
 from learnt.training.state import STATE_JSON, LoopState, TrainState
@@ -94,7 +93,8 @@ class Checkpoints(Hooks):
         try:
             shutil.rmtree(partial, ignore_errors=True)
             self.loop.save(partial)
-            write_text_atomically(partial / FINGERPRINT, json.dumps(self.fingerprint, indent=1))
+            # the folder is made whole at once (fsynced, then renamed): no file needs its own rename
+            (partial / FINGERPRINT).write_text(json.dumps(self.fingerprint, indent=1), "utf-8")
             sync_folder(partial)
             shutil.rmtree(final, ignore_errors=True)
             os.replace(partial, final)

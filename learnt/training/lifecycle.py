@@ -52,6 +52,7 @@ from learnt.settings import (
 )
 from learnt.training.checkpoint import (
     CHECKPOINTS,
+    FINGERPRINT,
     FITTED,
     CheckpointPolicy,
     Checkpoints,
@@ -75,13 +76,11 @@ from learnt.training.loggers import make_loggers
 from learnt.training.loop import LoopData, LoopSettings, fit, planned_steps
 from learnt.training.plan import BudgetPlan, plan_for_budget
 from learnt.training.prepare import SHARED, Fitted, Labelled, Prepared, prepare
-from learnt.training.state import LoopState, TrainState
+from learnt.training.state import STATE_JSON, LoopState, TrainState
 from learnt.training.stopping import EXPLANATIONS, StopCriteria
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from learnt.data.tables import Table
 
 
 @dataclass
@@ -287,7 +286,7 @@ def run_in(
         model_inputs=list(prepared.sample.arrays),
         training=provenance(settings, state, split, data, labelled, init),
     )
-    record_training_rows(manifest, labelled.table, split)
+    record_training_rows(manifest, labelled, split)
     predictions = None
     with staging(program_dir, settings.force or resuming) as stage:
         write_weights(model, stage)
@@ -505,8 +504,8 @@ def settings_to_resume(settings: TrainSettings) -> TrainSettings:
 
 def planned_in(checkpoint: Path) -> tuple[Architecture, LoopSettings]:
     """The architecture and loop settings a checkpoint was saved with."""
-    fingerprint = json.loads((checkpoint / "fingerprint.json").read_text(encoding="utf-8"))
-    state = json.loads((checkpoint / "state.json").read_text(encoding="utf-8"))
+    fingerprint = json.loads((checkpoint / FINGERPRINT).read_text(encoding="utf-8"))
+    state = json.loads((checkpoint / STATE_JSON).read_text(encoding="utf-8"))
     config = read_architecture(fingerprint["architecture"])
     loop = dict(state["settings"])
     loop["criteria"] = StopCriteria(**loop["criteria"])
@@ -651,17 +650,14 @@ def provenance(
     )
 
 
-def record_training_rows(manifest: Manifest, table: Table, split: Split) -> None:
+def record_training_rows(manifest: Manifest, labelled: Labelled, split: Split) -> None:
     """Training class counts, and fingerprints of the training and validation rows."""
-    from learnt.data.encode import encode_labels
     from learnt.runtime.fingerprints import record
 
-    label = manifest.input_schema.label
-    if manifest.task == "classification":
-        targets, _ = encode_labels(table.take(split.train), label, manifest.labels)
-        counts = np.bincount(targets, minlength=len(manifest.labels.classes))
+    if manifest.task == "classification":  # the targets are the class codes of the labels
+        counts = np.bincount(labelled.targets[split.train], minlength=len(manifest.labels.classes))
         manifest.training.class_counts = counts.tolist()
-    seen = table.take(np.concatenate([split.train, split.validation]))
+    seen = labelled.table.take(np.concatenate([split.train, split.validation]))
     manifest.training.row_fingerprints = record(seen, manifest.training.seed)
 
 

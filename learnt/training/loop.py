@@ -220,11 +220,10 @@ def validate(
     validation: LoopData,
     task: Task,
     state: TrainState,
-    context: Context | None = None,
+    context: Context,
 ) -> None:
     """Validation loss (and accuracy); keep the weights of the best epoch so far. On several
     ranks each scores its own part of the rows, and the sums are added up."""
-    context = context or Context()
     if len(validation) == 0:  # nothing to choose with: the latest parameters are the best
         state.best_epoch, state.best_weights = state.epoch, copy_weights(model)
         return
