@@ -36,13 +36,13 @@ def row_hashes(table: Table, columns: list[str]) -> np.ndarray:
 
 def record(table: Table, seed: int = 0) -> RowFingerprints:
     """The fingerprints of every row of `table`, or of `LIMIT` of them chosen at random."""
-    columns = list(table.columns)
+    columns, rows = list(table.columns), len(table)
+    if rows > LIMIT:  # the sample is drawn first, so only the rows kept are hashed
+        table = table.take(np.random.default_rng(seed).choice(rows, LIMIT, replace=False))
     hashes = row_hashes(table, columns)
-    if len(hashes) > LIMIT:
-        hashes = np.random.default_rng(seed).choice(hashes, LIMIT, replace=False)
     stored = np.unique(hashes).astype(">u8")
     values = base64.b64encode(stored.tobytes()).decode()
-    return RowFingerprints(columns=columns, rows=len(table), stored=len(hashes), values=values)
+    return RowFingerprints(columns=columns, rows=rows, stored=len(hashes), values=values)
 
 
 def stored_hashes(fingerprints: RowFingerprints) -> np.ndarray:

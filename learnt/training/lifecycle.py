@@ -362,8 +362,12 @@ def fit_with_checkpoints(
     checkpoints = run_dir / CHECKPOINTS
     loop = LoopState.start(model, loop_settings, len(prepared.train))
     main = loop.context.is_main
-    fingerprint = make_fingerprint(
-        settings.as_json(), training_arrays(prepared.train), config.model_dump(mode="json")
+    fingerprint = (  # what a checkpoint was made from: rank 0 writes it, every rank checks it
+        make_fingerprint(
+            settings.as_json(), training_arrays(prepared.train), config.model_dump(mode="json")
+        )
+        if main or settings.resume is not None
+        else {}
     )
     if settings.resume is not None:
         resumed = resume_latest(loop, checkpoints, fingerprint)
